@@ -17,5 +17,12 @@ using Action = std::function<Status()>;
 void add_bench_command(CLI::App& app, Action& action);
 void add_inspect_command(CLI::App& app, Action& action);
 void add_verify_command(CLI::App& app, Action& action);
+void add_run_command(CLI::App& app, Action& action);
+void add_ppl_command(CLI::App& app, Action& action);
+// `bench run`, attached by add_bench_command to its `bench` subcommand.
+void add_bench_run_command(CLI::App& bench, Action& action);
+// `inspect` on model files (.bin, .gguf, ...); cmd_inspect.cpp handles .dcllm and calls this
+// for anything else.
+Status inspect_model_file(const std::string& path, bool json);
 
 }  // namespace dcllm::cli
