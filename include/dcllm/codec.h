@@ -14,6 +14,8 @@
 
 namespace dcllm {
 
+// Implementations are stateless after construction: compress and decompress may be called
+// from several threads at once on one object (the container writer and verify rely on it).
 class Codec {
  public:
   virtual ~Codec() = default;

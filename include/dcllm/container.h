@@ -153,6 +153,8 @@ class ModelContainer {
 
   // The stored (coded) bytes of a chunk, in place in the file.
   std::span<const uint8_t> chunk_bytes(size_t tensor, size_t chunk) const;
+  // Compares the chunk's stored bytes with its XXH3 (no decoding).
+  Status check_chunk(size_t tensor, size_t chunk) const;
   // Checks the chunk's XXH3 and decodes it into `out` (exactly its raw size).
   Status decode_chunk(size_t tensor, size_t chunk, std::span<uint8_t> out) const;
   // Decodes a whole tensor into `out` (exactly its raw size), chunks spread over `threads`.

@@ -1,11 +1,230 @@
-// STUB (to be replaced by its owner): the `bench` verb.
+// The `bench` verb: `bench codecs` (ratio and single-thread speed of every codec on INT8
+// weights) and `bench decode-threads` (rANS multi-thread decode speedup); `bench run` lives
+// in cmd_bench_run.cpp. JSON schemas (one object on stdout, nothing else):
+//   bench codecs --json:
+//     {"input": str, "bytes": int, "entropy_bits": float, "bound_ratio": float|null,
+//      "runs": int, "codecs": [{"name": str, "ratio": float, "compress_mbps": float,
+//      "decompress_mbps": float, "compressed_bytes": int, "bound_fraction": float}]}
+//     bound_ratio = 8 / entropy_bits (null when entropy_bits is 0); bound_fraction =
+//     ratio / bound_ratio; MB/s = 10^6 uncompressed bytes per second, median of `runs`.
+//   bench decode-threads --json:
+//     {"input": str, "bytes": int, "threads": int, "mbps_1": float, "mbps_n": float,
+//      "speedup": float}
+#include <fmt/core.h>
+
+#include <cmath>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
 #include "cli/commands.h"
+#include "dcllm/codec.h"
+#include "dcllm/rans.h"
+#include "eval/bench_input.h"
+#include "eval/codec_benchmark.h"
+#include "eval/synthetic_weights.h"
 
 namespace dcllm::cli {
+namespace {
+
+constexpr size_t kDefaultSyntheticBytes = size_t{64} << 20;
+constexpr int kDefaultRuns = 5;
+
+// Where the benchmark's bytes come from; shared by every `bench` verb that codes INT8 data.
+struct InputOptions {
+  std::string input;
+  std::string dtype;
+  uint64_t offset = 0;
+  std::string quantize;
+  size_t tensor_elems = 0;  // 0: whole file is one tensor / synthetic default
+  std::string synthetic;
+  size_t size = kDefaultSyntheticBytes;
+};
+
+void add_input_options(CLI::App* cmd, InputOptions& o) {
+  auto* input =
+      cmd->add_option("--input", o.input, "Weight file to benchmark")->check(CLI::ExistingFile);
+  auto* synthetic =
+      cmd->add_option("--synthetic", o.synthetic, "Synthetic INT8 weights instead of a file")
+          ->check(CLI::IsMember(synthetic_kind_names()));
+  input->excludes(synthetic);
+  cmd->add_option("--dtype", o.dtype, "Element type of --input")
+      ->check(CLI::IsMember({"i8", "f32", "f16", "bf16"}))
+      ->needs(input);
+  cmd->add_option("--offset", o.offset, "Bytes to skip at the start of --input (a header)")
+      ->needs(input);
+  cmd->add_option("--quantize", o.quantize, "Quantize float input to INT8")
+      ->check(CLI::IsMember({"per-tensor"}))
+      ->needs(input);
+  cmd->add_option("--tensor-elems", o.tensor_elems,
+                  "Quantize blocks of N elements separately (synthetic: tensor size, default " +
+                      std::to_string(kSyntheticTensorElems) + ")")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--size", o.size, "Bytes of synthetic weights")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber)
+      ->needs(synthetic);
+}
+
+Expected<BenchInput> load_input(const InputOptions& o) {
+  if (!o.synthetic.empty()) {
+    DCLLM_ASSIGN_OR_RETURN(SyntheticKind kind, parse_synthetic_kind(o.synthetic));
+    return make_bench_synthetic(kind, o.size,
+                                o.tensor_elems ? o.tensor_elems : kSyntheticTensorElems);
+  }
+  if (o.input.empty()) return InvalidArgument("bench: give --input FILE or --synthetic KIND");
+  if (o.dtype.empty()) return InvalidArgument("bench: --input needs --dtype {i8,f32,f16,bf16}");
+  BenchFileSpec spec;
+  spec.path = o.input;
+  DCLLM_ASSIGN_OR_RETURN(spec.dtype, parse_input_dtype(o.dtype));
+  spec.offset = o.offset;
+  spec.quantize = !o.quantize.empty();
+  spec.tensor_elems = o.tensor_elems;
+  return load_bench_file(spec);
+}
+
+struct CodecsOptions {
+  InputOptions in;
+  int runs = kDefaultRuns;
+  std::vector<std::string> codecs;
+  bool json = false;
+};
+
+Status run_bench_codecs(const CodecsOptions& o) {
+  std::vector<std::unique_ptr<Codec>> codecs;
+  for (const std::string& name : o.codecs.empty() ? codec_names() : o.codecs) {
+    DCLLM_ASSIGN_OR_RETURN(std::unique_ptr<Codec> codec, make_codec(name));
+    codecs.push_back(std::move(codec));
+  }
+  DCLLM_ASSIGN_OR_RETURN(BenchInput input, load_input(o.in));
+  const double entropy = order0_entropy_bits(input.bytes);
+  const double bound = order0_bound_ratio(entropy);
+
+  std::vector<CodecMeasurement> results;
+  for (const auto& codec : codecs) {
+    DCLLM_ASSIGN_OR_RETURN(CodecMeasurement m, measure_codec(*codec, input.bytes, o.runs));
+    results.push_back(std::move(m));
+  }
+
+  if (o.json) {
+    nlohmann::ordered_json report;
+    report["input"] = input.label;
+    report["bytes"] = input.bytes.size();
+    report["entropy_bits"] = entropy;
+    report["bound_ratio"] = bound;  // inf is written as null
+    report["runs"] = o.runs;
+    report["codecs"] = nlohmann::ordered_json::array();
+    for (const CodecMeasurement& m : results) {
+      report["codecs"].push_back({{"name", m.name},
+                                  {"ratio", m.ratio},
+                                  {"compress_mbps", m.compress_mbps},
+                                  {"decompress_mbps", m.decompress_mbps},
+                                  {"compressed_bytes", m.compressed_bytes},
+                                  {"bound_fraction", m.ratio / bound}});
+    }
+    fmt::print("{}\n", report.dump(2));
+    return Status::Ok();
+  }
+
+  fmt::print("input    {} ({})\n", input.label, input.description);
+  fmt::print("bytes    {}\n", input.bytes.size());
+  const bool bounded = std::isfinite(bound);  // H0 = 0: one symbol, no finite bound
+  fmt::print("entropy  H0 = {:.4f} bits/byte, order-0 bound 8/H0 = {}\n", entropy,
+             bounded ? fmt::format("{:.4f}x", bound) : std::string("unbounded"));
+  fmt::print("timing   median of {} run{} after 1 warm-up, single thread, MB = 10^6 bytes\n\n",
+             o.runs, o.runs == 1 ? "" : "s");
+  size_t name_width = 5;
+  for (const CodecMeasurement& m : results) name_width = std::max(name_width, m.name.size());
+  fmt::print("{:<{}}  {:>10}  {:>8}  {:>12}  {:>13}  {:>15}\n", "codec", name_width, "ratio",
+             "of bound", "compressed", "compress MB/s", "decompress MB/s");
+  for (const CodecMeasurement& m : results) {
+    const std::string of_bound =
+        bounded ? fmt::format("{:.1f}%", 100.0 * m.ratio / bound) : std::string("-");
+    fmt::print("{:<{}}  {:>10.4f}  {:>8}  {:>12}  {:>13.1f}  {:>15.1f}\n", m.name, name_width,
+               m.ratio, of_bound, m.compressed_bytes, m.compress_mbps, m.decompress_mbps);
+  }
+  return Status::Ok();
+}
+
+struct DecodeThreadsOptions {
+  InputOptions in;
+  unsigned threads = 2;
+  int runs = kDefaultRuns;
+  bool json = false;
+};
+
+Status run_bench_decode_threads(const DecodeThreadsOptions& o) {
+  DCLLM_ASSIGN_OR_RETURN(BenchInput input, load_input(o.in));
+  DCLLM_ASSIGN_OR_RETURN(DecodeThreadsMeasurement m,
+                         measure_rans_decode_threads(input.bytes, o.threads, o.runs));
+  if (o.json) {
+    nlohmann::ordered_json report;
+    report["input"] = input.label;
+    report["bytes"] = input.bytes.size();
+    report["threads"] = m.threads;
+    report["mbps_1"] = m.mbps_1;
+    report["mbps_n"] = m.mbps_n;
+    report["speedup"] = m.speedup;
+    fmt::print("{}\n", report.dump(2));
+    return Status::Ok();
+  }
+  fmt::print("input    {} ({})\n", input.label, input.description);
+  fmt::print("bytes    {} raw, {} coded (rans, default segments of {} bytes)\n", input.bytes.size(),
+             m.encoded_bytes, kRansDefaultSegmentBytes);
+  fmt::print("timing   median of {} run{} after 1 warm-up, MB = 10^6 bytes\n\n", o.runs,
+             o.runs == 1 ? "" : "s");
+  const std::string many = fmt::format("decode, {} threads", m.threads);
+  fmt::print("{:<20}  {:>10.1f} MB/s\n", "decode, 1 thread", m.mbps_1);
+  fmt::print("{:<20}  {:>10.1f} MB/s\n", many, m.mbps_n);
+  fmt::print("{:<20}  {:>10.2f}x\n", "speedup", m.speedup);
+  return Status::Ok();
+}
+
+void add_codecs_command(CLI::App* bench, Action& action) {
+  auto o = std::make_shared<CodecsOptions>();
+  auto* cmd = bench->add_subcommand(
+      "codecs", "Compression ratio and single-thread speed of each codec on INT8 weights");
+  add_input_options(cmd, o->in);
+  cmd->add_option("--runs", o->runs, "Timed runs per codec (median reported)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option(
+         "--codecs", o->codecs,
+         "Comma-separated subset of: " +
+             [] {
+               std::string all;
+               for (const std::string& name : codec_names()) all += (all.empty() ? "" : ",") + name;
+               return all;
+             }())
+      ->delimiter(',');
+  cmd->add_flag("--json", o->json, "Print one JSON object instead of a table");
+  cmd->callback([&action, o] { action = [o] { return run_bench_codecs(*o); }; });
+}
+
+void add_decode_threads_command(CLI::App* bench, Action& action) {
+  auto o = std::make_shared<DecodeThreadsOptions>();
+  auto* cmd = bench->add_subcommand(
+      "decode-threads", "rANS decode throughput with 1 and with N threads on the same stream");
+  add_input_options(cmd, o->in);
+  cmd->add_option("--threads", o->threads, "Decode threads to compare with one")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--runs", o->runs, "Timed runs per setting (median reported)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_flag("--json", o->json, "Print one JSON object instead of text");
+  cmd->callback([&action, o] { action = [o] { return run_bench_decode_threads(*o); }; });
+}
+
+}  // namespace
 
 void add_bench_command(CLI::App& app, Action& action) {
-  auto* cmd = app.add_subcommand("bench", "(not yet implemented)");
-  cmd->callback([&action] { action = [] { return Unsupported("bench: not implemented yet"); }; });
+  auto* bench = app.add_subcommand("bench", "Benchmarks: codecs, decode threads, end-to-end runs");
+  bench->require_subcommand(1);
+  add_codecs_command(bench, action);
+  add_decode_threads_command(bench, action);
+  add_bench_run_command(*bench, action);
 }
 
 }  // namespace dcllm::cli

@@ -1,11 +1,173 @@
-// STUB (to be replaced by its owner): the `inspect` verb.
+// The `inspect` verb: lists a .dcllm container's metadata, tensors, codecs and ratios (table or
+// --json, schema in docs/cli.md); any other file goes to inspect_model_file.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <string>
+#include <vector>
+
 #include "cli/commands.h"
+#include "dcllm/container.h"
 
 namespace dcllm::cli {
+namespace {
+
+struct InspectOptions {
+  std::string path;
+  bool json = false;
+  bool chunks = false;
+};
+
+std::string shape_text(const std::vector<uint64_t>& shape) {
+  if (shape.empty()) return "scalar";
+  std::string s;
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? "x" : "") + std::to_string(shape[i]);
+  return s;
+}
+
+// Distinct codecs in chunk order; a tensor usually has one.
+std::vector<std::string> tensor_codecs(const TensorEntry& t) {
+  std::vector<std::string> codecs;
+  for (const auto& c : t.chunks)
+    if (std::find(codecs.begin(), codecs.end(), c.codec) == codecs.end()) codecs.push_back(c.codec);
+  return codecs;
+}
+
+nlohmann::ordered_json ratio_json(uint64_t raw, uint64_t stored) {
+  if (stored == 0) return nullptr;
+  return static_cast<double>(raw) / static_cast<double>(stored);
+}
+
+std::string ratio_text(uint64_t raw, uint64_t stored) {
+  if (stored == 0) return "-";
+  return fmt::format("{:.3f}", static_cast<double>(raw) / static_cast<double>(stored));
+}
+
+nlohmann::ordered_json container_json(const ModelContainer& c, bool with_chunks) {
+  nlohmann::ordered_json tensors = nlohmann::ordered_json::array();
+  for (const auto& t : c.tensors()) {
+    nlohmann::ordered_json j;
+    j["name"] = t.spec.name;
+    j["shape"] = t.spec.shape;
+    j["dtype"] = std::string(dtype_name(t.spec.dtype));
+    j["quant"] = {{"scheme", quant_scheme_name(t.spec.quant)},
+                  {"group_size", t.spec.quant.group_size},
+                  {"scale_count", t.spec.quant.scales.size()}};
+    j["codecs"] = tensor_codecs(t);
+    j["chunks"] = t.chunks.size();
+    j["raw_bytes"] = t.raw_bytes;
+    j["stored_bytes"] = t.stored_bytes;
+    j["ratio"] = ratio_json(t.raw_bytes, t.stored_bytes);
+    if (with_chunks) {
+      nlohmann::ordered_json list = nlohmann::ordered_json::array();
+      for (const auto& ch : t.chunks)
+        list.push_back({{"offset", ch.offset},
+                        {"stored_bytes", ch.stored_size},
+                        {"raw_offset", ch.raw_offset},
+                        {"raw_bytes", ch.raw_size},
+                        {"xxh3", fmt::format("{:016x}", ch.xxh3)},
+                        {"codec", ch.codec}});
+      j["chunk_list"] = std::move(list);
+    }
+    tensors.push_back(std::move(j));
+  }
+  return {{"file", c.path()},
+          {"format", "dcllm"},
+          {"version", c.version()},
+          {"metadata", c.metadata()},
+          {"tensors", std::move(tensors)},
+          {"totals",
+           {{"tensors", c.tensors().size()},
+            {"chunks", c.chunk_count()},
+            {"raw_bytes", c.raw_bytes()},
+            {"stored_bytes", c.stored_bytes()},
+            {"ratio", ratio_json(c.raw_bytes(), c.stored_bytes())},
+            {"file_bytes", c.file_bytes()},
+            {"file_ratio", ratio_json(c.raw_bytes(), c.file_bytes())}}}};
+}
+
+void print_table(const ModelContainer& c, bool with_chunks) {
+  fmt::print("{}: dcllm container v{}, {} bytes, {} tensors, {} chunks\n", c.path(), c.version(),
+             c.file_bytes(), c.tensors().size(), c.chunk_count());
+  std::string meta =
+      c.metadata().dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+  fmt::print("metadata:\n");
+  size_t start = 0;
+  while (start <= meta.size()) {
+    size_t end = meta.find('\n', start);
+    if (end == std::string::npos) end = meta.size();
+    fmt::print("  {}\n", std::string_view(meta).substr(start, end - start));
+    start = end + 1;
+  }
+
+  std::vector<std::vector<std::string>> rows;
+  rows.push_back({"tensor", "shape", "dtype", "quant", "codec", "chunks", "raw bytes",
+                  "stored bytes", "ratio"});
+  for (const auto& t : c.tensors()) {
+    auto codecs = tensor_codecs(t);
+    std::string codec_text;
+    for (const auto& name : codecs) codec_text += (codec_text.empty() ? "" : "+") + name;
+    rows.push_back({t.spec.name, shape_text(t.spec.shape), std::string(dtype_name(t.spec.dtype)),
+                    quant_scheme_name(t.spec.quant), codec_text.empty() ? "-" : codec_text,
+                    std::to_string(t.chunks.size()), std::to_string(t.raw_bytes),
+                    std::to_string(t.stored_bytes), ratio_text(t.raw_bytes, t.stored_bytes)});
+  }
+  rows.push_back({"total", "", "", "", "", std::to_string(c.chunk_count()),
+                  std::to_string(c.raw_bytes()), std::to_string(c.stored_bytes()),
+                  ratio_text(c.raw_bytes(), c.stored_bytes())});
+  std::vector<size_t> width(rows[0].size(), 0);
+  for (const auto& r : rows)
+    for (size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
+  auto print_row = [&](const std::vector<std::string>& r) {
+    std::string line;
+    for (size_t i = 0; i < r.size(); ++i) {
+      bool numeric = i >= 5;  // counts, sizes and ratios read best right-aligned
+      line +=
+          numeric ? fmt::format("{:>{}}", r[i], width[i]) : fmt::format("{:<{}}", r[i], width[i]);
+      if (i + 1 < r.size()) line += "  ";
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    fmt::print("{}\n", line);
+  };
+  for (size_t i = 0; i < rows.size(); ++i) {
+    print_row(rows[i]);
+    if (i >= 1 && i <= c.tensors().size() && with_chunks)
+      for (size_t k = 0; k < c.tensors()[i - 1].chunks.size(); ++k) {
+        const auto& ch = c.tensors()[i - 1].chunks[k];
+        fmt::print("    chunk {}: offset {} stored {} raw [{}, +{}) xxh3 {:016x} {}\n", k,
+                   ch.offset, ch.stored_size, ch.raw_offset, ch.raw_size, ch.xxh3, ch.codec);
+      }
+  }
+  fmt::print("file: {} bytes (raw/file ratio {})\n", c.file_bytes(),
+             ratio_text(c.raw_bytes(), c.file_bytes()));
+}
+
+Status run_inspect(const InspectOptions& o) {
+  auto is_container = is_container_file(o.path);
+  if (!is_container) return is_container.status();
+  if (!*is_container) return inspect_model_file(o.path, o.json);
+  auto c = ModelContainer::open(o.path);
+  if (!c) return c.status();
+  if (o.json)
+    fmt::print("{}\n", container_json(*c, o.chunks)
+                           .dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace));
+  else
+    print_table(*c, o.chunks);
+  std::fflush(stdout);
+  return Status::Ok();
+}
+
+}  // namespace
 
 void add_inspect_command(CLI::App& app, Action& action) {
-  auto* cmd = app.add_subcommand("inspect", "(not yet implemented)");
-  cmd->callback([&action] { action = [] { return Unsupported("inspect: not implemented yet"); }; });
+  auto opts = std::make_shared<InspectOptions>();
+  auto* cmd = app.add_subcommand(
+      "inspect", "Show a .dcllm container's metadata and tensors (or describe a model file)");
+  cmd->add_option("file", opts->path, "a .dcllm container or a model file")->required();
+  cmd->add_flag("--json", opts->json, "print JSON (schema: docs/cli.md)");
+  cmd->add_flag("--chunks", opts->chunks, "also list every chunk (.dcllm only)");
+  cmd->callback([&action, opts] { action = [opts] { return run_inspect(*opts); }; });
 }
 
 }  // namespace dcllm::cli

@@ -21,6 +21,10 @@ constexpr int kEncodeOrder = RANS_ORDER_X32 | RANS_ORDER_SIMD_AUTO;
 constexpr uint8_t kAllowedOrderBits = RANS_ORDER_X32 | RANS_ORDER_CAT;
 // htscodecs counts in unsigned int; its compress bound must not wrap.
 constexpr size_t kMaxInputBytes = size_t{1} << 30;
+// Our frame is [u32 LE length of the htscodecs frame][htscodecs frame]. htscodecs' decoder
+// neither reports how much it consumed nor notices a cut-off tail (it decodes garbage), so the
+// length is what turns truncation into kCorrupt. Four bytes per frame; ratios barely move.
+constexpr size_t kLengthBytes = 4;
 
 class HtscodecsRans32x16Codec final : public Codec {
  public:
@@ -33,23 +37,34 @@ class HtscodecsRans32x16Codec final : public Codec {
     }
     const auto in_size = static_cast<unsigned>(in.size());
     const size_t old_size = out.size();
-    unsigned capacity = rans_compress_bound_4x16(in_size, kEncodeOrder);
-    out.resize(old_size + capacity);
+    const unsigned capacity = rans_compress_bound_4x16(in_size, kEncodeOrder);
+    out.resize(old_size + kLengthBytes + capacity);
+    uint8_t* frame = out.data() + old_size + kLengthBytes;
     unsigned written = capacity;
     // htscodecs takes non-const pointers but does not write the input.
     unsigned char* result = rans_compress_to_4x16(const_cast<unsigned char*>(in.data()), in_size,
-                                                  out.data() + old_size, &written, kEncodeOrder);
+                                                  frame, &written, kEncodeOrder);
     if (result == nullptr || written > capacity) {
       out.resize(old_size);
       return Internal("htscodecs-rans32x16: rans_compress_to_4x16 failed on " +
                       std::to_string(in.size()) + " bytes");
     }
-    out.resize(old_size + written);
+    for (size_t i = 0; i < kLengthBytes; ++i) {
+      out[old_size + i] = static_cast<uint8_t>(written >> (8 * i));
+    }
+    out.resize(old_size + kLengthBytes + written);
     return Status::Ok();
   }
 
-  Status decompress(std::span<const uint8_t> in, std::span<uint8_t> out) const override {
-    if (in.empty()) return Corrupt("htscodecs-rans32x16: empty frame");
+  Status decompress(std::span<const uint8_t> frame, std::span<uint8_t> out) const override {
+    if (frame.size() <= kLengthBytes) return Corrupt("htscodecs-rans32x16: frame too short");
+    uint64_t declared = 0;
+    for (size_t i = 0; i < kLengthBytes; ++i) declared |= uint64_t{frame[i]} << (8 * i);
+    const std::span<const uint8_t> in = frame.subspan(kLengthBytes);
+    if (declared != in.size()) {
+      return Corrupt("htscodecs-rans32x16: frame declares " + std::to_string(declared) +
+                     " coded bytes, holds " + std::to_string(in.size()));
+    }
     if ((in[0] & ~kAllowedOrderBits) != 0) {
       return Corrupt("htscodecs-rans32x16: unexpected order byte " + std::to_string(in[0]));
     }
@@ -61,9 +76,8 @@ class HtscodecsRans32x16Codec final : public Codec {
     // A zero-length output may have a null data(); htscodecs then mallocs its own buffer.
     uint8_t dummy = 0;
     unsigned char* target = out.empty() ? &dummy : out.data();
-    unsigned char* result = rans_uncompress_to_4x16(const_cast<unsigned char*>(in.data()),
-                                                    static_cast<unsigned>(in.size()), target,
-                                                    &decoded);
+    unsigned char* result = rans_uncompress_to_4x16(
+        const_cast<unsigned char*>(in.data()), static_cast<unsigned>(in.size()), target, &decoded);
     if (result == nullptr) return Corrupt("htscodecs-rans32x16: malformed frame");
     if (result != target) {
       free(result);  // htscodecs allocated on its own; never expected with a caller buffer

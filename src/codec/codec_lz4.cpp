@@ -39,10 +39,9 @@ class Lz4Codec final : public Codec {
       return Corrupt("lz4: frame or output larger than LZ4_MAX_INPUT_SIZE");
     }
     // LZ4_decompress_safe never reads or writes outside the given bounds, whatever the input.
-    const int decoded = LZ4_decompress_safe(reinterpret_cast<const char*>(in.data()),
-                                            reinterpret_cast<char*>(out.data()),
-                                            static_cast<int>(in.size()),
-                                            static_cast<int>(out.size()));
+    const int decoded = LZ4_decompress_safe(
+        reinterpret_cast<const char*>(in.data()), reinterpret_cast<char*>(out.data()),
+        static_cast<int>(in.size()), static_cast<int>(out.size()));
     if (decoded < 0) return Corrupt("lz4: malformed block");
     if (static_cast<size_t>(decoded) != out.size()) {
       return Corrupt("lz4: block decodes to " + std::to_string(decoded) + " bytes, expected " +
@@ -54,6 +53,8 @@ class Lz4Codec final : public Codec {
 
 }  // namespace
 
-std::unique_ptr<Codec> make_lz4_codec() { return std::make_unique<Lz4Codec>(); }
+std::unique_ptr<Codec> make_lz4_codec() {
+  return std::make_unique<Lz4Codec>();
+}
 
 }  // namespace dcllm::codec_detail

@@ -22,6 +22,8 @@ class RansCodec final : public Codec {
 
 }  // namespace
 
-std::unique_ptr<Codec> make_rans_codec() { return std::make_unique<RansCodec>(); }
+std::unique_ptr<Codec> make_rans_codec() {
+  return std::make_unique<RansCodec>();
+}
 
 }  // namespace dcllm::codec_detail

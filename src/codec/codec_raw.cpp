@@ -29,6 +29,8 @@ class RawCodec final : public Codec {
 
 }  // namespace
 
-std::unique_ptr<Codec> make_raw_codec() { return std::make_unique<RawCodec>(); }
+std::unique_ptr<Codec> make_raw_codec() {
+  return std::make_unique<RawCodec>();
+}
 
 }  // namespace dcllm::codec_detail

@@ -43,6 +43,8 @@ class SnappyCodec final : public Codec {
 
 }  // namespace
 
-std::unique_ptr<Codec> make_snappy_codec() { return std::make_unique<SnappyCodec>(); }
+std::unique_ptr<Codec> make_snappy_codec() {
+  return std::make_unique<SnappyCodec>();
+}
 
 }  // namespace dcllm::codec_detail

@@ -56,8 +56,8 @@ class ZstdCodec final : public Codec {
     const size_t decoded = ZSTD_decompressDCtx(ctx, out.data(), out.size(), in.data(), in.size());
     if (ZSTD_isError(decoded)) return Corrupt(name_ + ": " + ZSTD_getErrorName(decoded));
     if (decoded != out.size()) {
-      return Corrupt(name_ + ": frame decodes to " + std::to_string(decoded) +
-                     " bytes, expected " + std::to_string(out.size()));
+      return Corrupt(name_ + ": frame decodes to " + std::to_string(decoded) + " bytes, expected " +
+                     std::to_string(out.size()));
     }
     return Status::Ok();
   }
@@ -69,6 +69,8 @@ class ZstdCodec final : public Codec {
 
 }  // namespace
 
-std::unique_ptr<Codec> make_zstd_codec(int level) { return std::make_unique<ZstdCodec>(level); }
+std::unique_ptr<Codec> make_zstd_codec(int level) {
+  return std::make_unique<ZstdCodec>(level);
+}
 
 }  // namespace dcllm::codec_detail

@@ -1,6 +1,8 @@
 // cpu_features(): queried once through the compiler's cpuid builtins.
 #include "core/cpu_features.h"
 
+#include <cpuid.h>
+
 namespace dcllm {
 
 const CpuFeatures& cpu_features() {
@@ -11,7 +13,9 @@ const CpuFeatures& cpu_features() {
     c.avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
     c.avx512_vnni = c.avx512 && __builtin_cpu_supports("avx512vnni");
-    c.avx_vnni = c.avx2 && __builtin_cpu_supports("avxvnni");
+    // clang 14 does not know "avxvnni" as a builtin feature name: CPUID leaf 7 sub-leaf 1, EAX bit 4.
+    unsigned a = 0, b = 0, cx = 0, d = 0;
+    c.avx_vnni = c.avx2 && __get_cpuid_count(7, 1, &a, &b, &cx, &d) && ((a >> 4) & 1);
     return c;
   }();
   return f;

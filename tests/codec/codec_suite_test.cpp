@@ -73,9 +73,13 @@ class CodecSuite : public ::testing::TestWithParam<std::string> {
   std::unique_ptr<Codec> codec_;
 };
 
-TEST_P(CodecSuite, NameMatchesRegistry) { EXPECT_EQ(codec_->name(), GetParam()); }
+TEST_P(CodecSuite, NameMatchesRegistry) {
+  EXPECT_EQ(codec_->name(), GetParam());
+}
 
-TEST_P(CodecSuite, EmptyInput) { expect_round_trip({}); }
+TEST_P(CodecSuite, EmptyInput) {
+  expect_round_trip({});
+}
 
 TEST_P(CodecSuite, OneByte) {
   expect_round_trip({0});
@@ -186,9 +190,8 @@ INSTANTIATE_TEST_SUITE_P(AllCodecs, CodecSuite, ::testing::ValuesIn(codec_names(
                          });
 
 TEST(CodecRegistry, ListsTheCodecsInReportOrder) {
-  const std::vector<std::string> expected = {"raw",    "rans",   "htscodecs-rans32x16",
-                                             "zstd-1", "zstd-19", "lz4",
-                                             "snappy", "deflate-6"};
+  const std::vector<std::string> expected = {
+      "raw", "rans", "htscodecs-rans32x16", "zstd-1", "zstd-19", "lz4", "snappy", "deflate-6"};
   EXPECT_EQ(codec_names(), expected);
 }
 

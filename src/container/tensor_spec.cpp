@@ -1,0 +1,158 @@
+// Tensor descriptions shared by writer and reader: dtype and quantization vocabulary, the raw
+// size of a tensor and the rules a spec must satisfy (checked on write and again on read).
+#include <cstdio>
+
+#include "container/checked_math.h"
+#include "container/utf8.h"
+#include "dcllm/container.h"
+#include "fmt/format.h"
+
+namespace dcllm {
+
+bool has_container_magic(std::span<const uint8_t> prefix) {
+  if (prefix.size() < kContainerMagic.size()) return false;
+  for (size_t i = 0; i < kContainerMagic.size(); ++i)
+    if (prefix[i] != kContainerMagic[i]) return false;
+  return true;
+}
+
+Expected<bool> is_container_file(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return IoError(path + ": cannot open");
+  uint8_t prefix[kContainerMagic.size()] = {};
+  size_t n = std::fread(prefix, 1, sizeof(prefix), f);
+  std::fclose(f);
+  return has_container_magic({prefix, n});
+}
+
+std::string_view dtype_name(DType dtype) {
+  switch (dtype) {
+    case DType::kI8:
+      return "i8";
+    case DType::kU8:
+      return "u8";
+    case DType::kI16:
+      return "i16";
+    case DType::kI32:
+      return "i32";
+    case DType::kF16:
+      return "f16";
+    case DType::kBF16:
+      return "bf16";
+    case DType::kF32:
+      return "f32";
+  }
+  return "?";
+}
+
+size_t dtype_size(DType dtype) {
+  switch (dtype) {
+    case DType::kI8:
+    case DType::kU8:
+      return 1;
+    case DType::kI16:
+    case DType::kF16:
+    case DType::kBF16:
+      return 2;
+    case DType::kI32:
+    case DType::kF32:
+      return 4;
+  }
+  return 0;
+}
+
+Expected<DType> dtype_from_name(std::string_view name) {
+  for (DType d :
+       {DType::kI8, DType::kU8, DType::kI16, DType::kI32, DType::kF16, DType::kBF16, DType::kF32})
+    if (dtype_name(d) == name) return d;
+  return InvalidArgument(fmt::format("unknown dtype '{}'", name));
+}
+
+std::string quant_scheme_name(const QuantParams& quant) {
+  switch (quant.scheme) {
+    case QuantScheme::kNone:
+      return "none";
+    case QuantScheme::kPerTensor:
+      return "per-tensor";
+    case QuantScheme::kPerChannel:
+      return "per-channel";
+    case QuantScheme::kGroup:
+      return fmt::format("group:{}", quant.group_size);
+  }
+  return "?";
+}
+
+Expected<uint64_t> expected_scale_count(const QuantParams& quant, std::span<const uint64_t> shape) {
+  // Rows are every dimension but the last; a scalar is one row of one element.
+  uint64_t rows = 1, cols = 1;
+  if (!shape.empty()) {
+    cols = shape.back();
+    for (size_t i = 0; i + 1 < shape.size(); ++i) {
+      auto r = checked_mul(rows, shape[i]);
+      if (!r) return InvalidArgument("row count overflows");
+      rows = *r;
+    }
+  }
+  bool needs_group = quant.scheme == QuantScheme::kGroup;
+  if (needs_group != (quant.group_size != 0))
+    return InvalidArgument(fmt::format("quant scheme {} with group size {}",
+                                       quant_scheme_name(quant), quant.group_size));
+  switch (quant.scheme) {
+    case QuantScheme::kNone:
+      return uint64_t{0};
+    case QuantScheme::kPerTensor:
+      return uint64_t{1};
+    case QuantScheme::kPerChannel:
+      return rows;
+    case QuantScheme::kGroup: {
+      uint64_t groups_per_row = cols / quant.group_size + (cols % quant.group_size != 0);
+      auto n = checked_mul(rows, groups_per_row);
+      if (!n) return InvalidArgument("scale count overflows");
+      return *n;
+    }
+  }
+  return InvalidArgument(
+      fmt::format("unknown quant scheme {}", static_cast<unsigned>(quant.scheme)));
+}
+
+Expected<uint64_t> tensor_raw_bytes(const TensorSpec& spec) {
+  uint64_t n = dtype_size(spec.dtype);
+  if (n == 0)
+    return InvalidArgument(fmt::format("unknown dtype code {}", static_cast<unsigned>(spec.dtype)));
+  for (uint64_t d : spec.shape) {
+    auto r = checked_mul(n, d);
+    if (!r) return InvalidArgument("tensor byte size overflows 64 bits");
+    n = *r;
+  }
+  return n;
+}
+
+Status validate_tensor_spec(const TensorSpec& spec) {
+  if (spec.name.empty()) return InvalidArgument("empty tensor name");
+  if (spec.name.size() > kMaxTensorNameBytes)
+    return InvalidArgument(
+        fmt::format("tensor name of {} bytes (at most {})", spec.name.size(), kMaxTensorNameBytes));
+  if (!is_valid_utf8(spec.name)) return InvalidArgument("tensor name is not valid UTF-8");
+  auto prefix = [&](const Status& s) {
+    return Status(s.code(), fmt::format("tensor '{}': {}", spec.name, s.message()));
+  };
+  if (spec.shape.size() > kMaxTensorDims)
+    return prefix(InvalidArgument(
+        fmt::format("{} dimensions (at most {})", spec.shape.size(), kMaxTensorDims)));
+  auto raw = tensor_raw_bytes(spec);
+  if (!raw) return prefix(raw.status());
+  auto scales = expected_scale_count(spec.quant, spec.shape);
+  if (!scales) return prefix(scales.status());
+  if (*scales != spec.quant.scales.size())
+    return prefix(InvalidArgument(fmt::format("quant {} needs {} scales, got {}",
+                                              quant_scheme_name(spec.quant), *scales,
+                                              spec.quant.scales.size())));
+  return Status::Ok();
+}
+
+uint64_t container_chunk_count(uint64_t raw_bytes, uint64_t chunk_bytes) {
+  if (chunk_bytes == 0 || chunk_bytes > kMaxChunkRawBytes) chunk_bytes = kMaxChunkRawBytes;
+  return raw_bytes / chunk_bytes + (raw_bytes % chunk_bytes != 0);
+}
+
+}  // namespace dcllm
