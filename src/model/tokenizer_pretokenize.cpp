@@ -1,0 +1,153 @@
+// GPT-2 pre-tokenizer: the alternatives of the split regex tried in order at each position, as a
+// backtracking regex engine would, over classified code points.
+#include "model/tokenizer_pretokenize.h"
+
+namespace dcllm {
+
+namespace {
+
+bool is_white_space(char32_t cp) {
+  // The Unicode White_Space property, which is what \s means to the engines GPT-2-style
+  // tokenizers were defined with (Python `regex`, Oniguruma, PCRE with UCP).
+  if (cp <= 0x20) return cp == 0x20 || (cp >= 0x09 && cp <= 0x0D);
+  switch (cp) {
+    case 0x85:
+    case 0xA0:
+    case 0x1680:
+    case 0x2028:
+    case 0x2029:
+    case 0x202F:
+    case 0x205F:
+    case 0x3000:
+      return true;
+    default:
+      return cp >= 0x2000 && cp <= 0x200A;
+  }
+}
+
+struct ClassifiedChar {
+  uint32_t offset;
+  char32_t cp;
+  CodepointClass cls;
+};
+
+bool is_contraction_letter(char32_t c) {
+  return c == 's' || c == 't' || c == 'm' || c == 'd';
+}
+
+// Length in characters of a contraction ('s 't 're 've 'm 'll 'd) starting at chars[i], or 0.
+size_t contraction_length(const std::vector<ClassifiedChar>& chars, size_t i) {
+  if (chars[i].cp != '\'' || i + 1 >= chars.size()) return 0;
+  char32_t a = chars[i + 1].cp;
+  if (is_contraction_letter(a)) return 2;
+  if (i + 2 >= chars.size()) return 0;
+  char32_t b = chars[i + 2].cp;
+  if ((a == 'r' && b == 'e') || (a == 'v' && b == 'e') || (a == 'l' && b == 'l')) return 3;
+  return 0;
+}
+
+void split_gpt2(std::string_view text, std::vector<ClassifiedChar>& chars,
+                std::vector<std::string_view>& out) {
+  chars.clear();
+  for (size_t pos = 0; pos < text.size();) {
+    Utf8Char c = decode_utf8_char(text.substr(pos));
+    chars.push_back({static_cast<uint32_t>(pos), c.cp,
+                     c.valid ? classify_codepoint(c.cp) : CodepointClass::kOther});
+    pos += c.len;
+  }
+  const size_t n = chars.size();
+  auto emit = [&](size_t from, size_t to) {
+    size_t begin = chars[from].offset;
+    size_t end = to < n ? chars[to].offset : text.size();
+    out.push_back(text.substr(begin, end - begin));
+  };
+  auto run_end = [&](size_t from, CodepointClass cls) {
+    while (from < n && chars[from].cls == cls) ++from;
+    return from;
+  };
+
+  size_t i = 0;
+  while (i < n) {
+    if (size_t len = contraction_length(chars, i)) {
+      emit(i, i + len);
+      i += len;
+      continue;
+    }
+    // ` ?\p{L}+`, ` ?\p{N}+`, ` ?[^\s\p{L}\p{N}]+`: an optional literal space, then a run.
+    size_t j = i;
+    if (chars[i].cp == ' ' && i + 1 < n && chars[i + 1].cls != CodepointClass::kWhitespace)
+      j = i + 1;
+    if (chars[j].cls != CodepointClass::kWhitespace) {
+      size_t end = run_end(j, chars[j].cls);
+      emit(i, end);
+      i = end;
+      continue;
+    }
+    // `\s+(?!\S)` gives back the last white space before a non-space (so " word" can take it);
+    // a single white space before a non-space is `\s+` alone.
+    size_t end = run_end(i, CodepointClass::kWhitespace);
+    if (end < n && end - i >= 2) --end;
+    emit(i, end);
+    i = end;
+  }
+}
+
+}  // namespace
+
+CodepointClass classify_codepoint(char32_t cp) {
+  if (cp < 0x80) {
+    if ((cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z')) return CodepointClass::kLetter;
+    if (cp >= '0' && cp <= '9') return CodepointClass::kNumber;
+    return is_white_space(cp) ? CodepointClass::kWhitespace : CodepointClass::kOther;
+  }
+  if (is_white_space(cp)) return CodepointClass::kWhitespace;
+  return classify_codepoint_table(cp);
+}
+
+Utf8Char decode_utf8_char(std::string_view s) {
+  const auto byte = [&](size_t i) { return static_cast<uint8_t>(s[i]); };
+  const uint8_t b0 = byte(0);
+  const Utf8Char invalid{b0, 1, false};
+  if (b0 < 0x80) return {b0, 1, true};
+  uint32_t len;
+  char32_t cp;
+  char32_t min;
+  if ((b0 & 0xE0) == 0xC0) {
+    len = 2, cp = b0 & 0x1F, min = 0x80;
+  } else if ((b0 & 0xF0) == 0xE0) {
+    len = 3, cp = b0 & 0x0F, min = 0x800;
+  } else if ((b0 & 0xF8) == 0xF0) {
+    len = 4, cp = b0 & 0x07, min = 0x10000;
+  } else {
+    return invalid;
+  }
+  if (s.size() < len) return invalid;
+  for (uint32_t i = 1; i < len; ++i) {
+    if ((byte(i) & 0xC0) != 0x80) return invalid;
+    cp = (cp << 6) | (byte(i) & 0x3F);
+  }
+  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return invalid;
+  return {cp, len, true};
+}
+
+void pretokenize(PreTokenizer kind, std::string_view text, std::vector<std::string_view>& out) {
+  std::vector<ClassifiedChar> chars;
+  if (kind == PreTokenizer::kGpt2) {
+    split_gpt2(text, chars, out);
+    return;
+  }
+  // kDigitsSplit: each number character stands alone; the text between goes through GPT-2.
+  size_t segment = 0;
+  for (size_t pos = 0; pos < text.size();) {
+    Utf8Char c = decode_utf8_char(text.substr(pos));
+    if (c.valid && classify_codepoint(c.cp) == CodepointClass::kNumber) {
+      if (pos > segment) split_gpt2(text.substr(segment, pos - segment), chars, out);
+      out.push_back(text.substr(pos, c.len));
+      segment = pos + c.len;
+    }
+    pos += c.len;
+  }
+  if (segment < text.size()) split_gpt2(text.substr(segment), chars, out);
+}
+
+}  // namespace dcllm
