@@ -2,6 +2,7 @@
 // SentencePiece and a byte-level vocab. Never crashes; decode(encode(text)) == text must hold.
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <string>
 #include <string_view>
@@ -57,7 +58,10 @@ dcllm::Vocab byte_level_vocab() {
 
 const dcllm::Tokenizer& make(dcllm::Vocab v) {
   auto t = dcllm::Tokenizer::create(std::move(v));
-  if (!t.ok()) __builtin_trap();
+  if (!t.ok()) {
+    std::fprintf(stderr, "tokenizer_fuzz: %s\n", t.status().message().c_str());
+    __builtin_trap();
+  }
   return *new dcllm::Tokenizer(std::move(t).value());
 }
 
