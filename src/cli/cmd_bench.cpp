@@ -39,6 +39,7 @@ struct InputOptions {
   std::string quantize;
   size_t tensor_elems = 0;  // 0: whole file is one tensor / synthetic default
   std::string synthetic;
+  std::string model;
   size_t size = kDefaultSyntheticBytes;
 };
 
@@ -49,6 +50,10 @@ void add_input_options(CLI::App* cmd, InputOptions& o) {
       cmd->add_option("--synthetic", o.synthetic, "Synthetic INT8 weights instead of a file")
           ->check(CLI::IsMember(synthetic_kind_names()));
   input->excludes(synthetic);
+  auto* model = cmd->add_option("--model", o.model,
+                                "Model file (.bin, .gguf): its weight matrices, INT8 per tensor")
+                    ->check(CLI::ExistingFile);
+  model->excludes(input)->excludes(synthetic);
   cmd->add_option("--dtype", o.dtype, "Element type of --input")
       ->check(CLI::IsMember({"i8", "f32", "f16", "bf16"}))
       ->needs(input);
@@ -73,7 +78,9 @@ Expected<BenchInput> load_input(const InputOptions& o) {
     return make_bench_synthetic(kind, o.size,
                                 o.tensor_elems ? o.tensor_elems : kSyntheticTensorElems);
   }
-  if (o.input.empty()) return InvalidArgument("bench: give --input FILE or --synthetic KIND");
+  if (!o.model.empty()) return load_bench_model(o.model);
+  if (o.input.empty())
+    return InvalidArgument("bench: give --input FILE, --model FILE or --synthetic KIND");
   if (o.dtype.empty()) return InvalidArgument("bench: --input needs --dtype {i8,f32,f16,bf16}");
   BenchFileSpec spec;
   spec.path = o.input;

@@ -7,6 +7,7 @@
 
 #include "core/float16.h"
 #include "core/mapped_file.h"
+#include "model/model_loader.h"
 #include "quant/quantize_int8.h"
 
 namespace dcllm {
@@ -126,6 +127,29 @@ Expected<BenchInput> make_bench_synthetic(SyntheticKind kind, size_t bytes, size
   input.description = "INT8 per tensor, " + plural(tensors, "tensor") + " of up to " +
                       std::to_string(tensor_elems) + " elements";
   input.bytes = std::move(data);
+  return input;
+}
+
+}  // namespace dcllm
+
+namespace dcllm {
+
+Expected<BenchInput> load_bench_model(const std::string& path) {
+  DCLLM_ASSIGN_OR_RETURN(Model model, load_model(path));
+  BenchInput input;
+  input.label = path;
+  size_t tensors = 0;
+  for (const ModelTensor& t : model.tensors()) {
+    if (t.shape.size() < 2 || t.data == nullptr) continue;  // norms and biases stay float
+    size_t n = static_cast<size_t>(t.numel());
+    size_t at = input.bytes.size();
+    input.bytes.resize(at + n);
+    quantize_int8_per_tensor({t.data, n}, {reinterpret_cast<int8_t*>(input.bytes.data() + at), n});
+    ++tensors;
+  }
+  if (input.bytes.empty()) return InvalidArgument(path + ": no weight matrices to benchmark");
+  input.description = model.format + " weight matrices -> INT8 per tensor, " +
+                      std::to_string(tensors) + " tensors";
   return input;
 }
 

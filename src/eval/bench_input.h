@@ -38,6 +38,10 @@ struct BenchInput {
 // produces INT8 bytes. Fails on an empty payload.
 Expected<BenchInput> load_bench_file(const BenchFileSpec& spec);
 
+// The weight matrices (tensors of two or more dimensions) of a model file (.bin, .gguf),
+// each quantized per tensor to INT8 and concatenated: what a compressed model would code.
+Expected<BenchInput> load_bench_model(const std::string& path);
+
 // `bytes` synthetic INT8 weights in tensors of `tensor_elems` (see synthetic_weights.h).
 Expected<BenchInput> make_bench_synthetic(SyntheticKind kind, size_t bytes, size_t tensor_elems);
 
