@@ -1,0 +1,154 @@
+// int8_gemm dispatch and the scalar reference kernel: picks the widest kernel the CPU has,
+// splits the output features into tasks for the threads, and keeps small products on one thread.
+#include "runtime/int8_gemm.h"
+
+#include <algorithm>
+#include <string>
+
+#include "core/cpu_features.h"
+#include "core/parallel.h"
+
+namespace dcllm {
+namespace {
+
+// Below this many multiply-adds a thread costs more to start than it saves (a 576x576 GEMV
+// takes ~10 us on one core; starting a std::thread takes about as long).
+constexpr size_t kMinParallelWork = size_t{1} << 20;
+// Output features per task: a multiple of every kernel's row tile, small enough to balance.
+constexpr int kRowsPerTask = 64;
+
+using BlockKernel = void (*)(const Int8Activations&, const Int8Weights&, const float*, float*, int,
+                             int);
+
+BlockKernel kernel_fn(Int8Kernel kernel) {
+  switch (kernel) {
+    case Int8Kernel::kAvx512Vnni:
+      return int8_gemm_block_avx512vnni;
+    case Int8Kernel::kAvx2:
+      return int8_gemm_block_avx2;
+    case Int8Kernel::kGeneric:
+      break;
+  }
+  return int8_gemm_block_generic;
+}
+
+float weight_scale(const Int8Weights& w, int n) {
+  return w.scheme == QuantScheme::kPerChannel ? w.scales[n] : w.scales[0];
+}
+
+}  // namespace
+
+Status validate_int8_weights(const Int8Weights& w) {
+  if (w.rows <= 0 || w.cols <= 0)
+    return InvalidArgument("int8 weights: shape " + std::to_string(w.rows) + "x" +
+                           std::to_string(w.cols) + " is empty");
+  if (w.cols > kInt8GemmMaxCols)
+    return InvalidArgument("int8 weights: " + std::to_string(w.cols) +
+                           " columns exceed the int32-exact limit " +
+                           std::to_string(kInt8GemmMaxCols));
+  if (w.data == nullptr || w.scales == nullptr)
+    return InvalidArgument("int8 weights: null data or scales");
+  switch (w.scheme) {
+    case QuantScheme::kPerTensor:
+    case QuantScheme::kPerChannel:
+      return Status::Ok();
+    case QuantScheme::kGroup:
+      if (w.group <= 0)
+        return InvalidArgument("int8 weights: group size " + std::to_string(w.group));
+      return Status::Ok();
+    case QuantScheme::kNone:
+      break;
+  }
+  return Unsupported("int8 weights: quant scheme " +
+                     std::to_string(static_cast<unsigned>(w.scheme)) + " has no int8 kernel");
+}
+
+void int8_gemm_block_generic(const Int8Activations& x, const Int8Weights& w, const float* bias,
+                             float* y, int n_begin, int n_end) {
+  const size_t K = static_cast<size_t>(w.cols);
+  const size_t N = static_cast<size_t>(w.rows);
+  const bool grouped = w.scheme == QuantScheme::kGroup;
+  const size_t G = grouped ? static_cast<size_t>(w.group) : K;
+  const size_t groups = (K + G - 1) / G;
+  for (int m = 0; m < x.rows; ++m) {
+    const int8_t* xm = x.data + static_cast<size_t>(m) * K;
+    const float sx = x.scales[x.per_tensor ? 0 : m];
+    for (int n = n_begin; n < n_end; ++n) {
+      const int8_t* wn = w.data + static_cast<size_t>(n) * K;
+      float out;
+      if (!grouped) {
+        int32_t dot = 0;
+        for (size_t k = 0; k < K; ++k) dot += int32_t{xm[k]} * int32_t{wn[k]};
+        out = static_cast<float>(dot) * (sx * weight_scale(w, n));
+      } else {
+        const float* sw = w.scales + static_cast<size_t>(n) * groups;
+        float sum = 0.0f;
+        for (size_t g = 0; g < groups; ++g) {
+          int32_t dot = 0;
+          for (size_t k = g * G; k < std::min(K, g * G + G); ++k)
+            dot += int32_t{xm[k]} * int32_t{wn[k]};
+          sum += static_cast<float>(dot) * sw[g];
+        }
+        out = sx * sum;
+      }
+      y[static_cast<size_t>(m) * N + n] = bias ? out + bias[n] : out;
+    }
+  }
+}
+
+const char* int8_kernel_name(Int8Kernel kernel) {
+  switch (kernel) {
+    case Int8Kernel::kAvx512Vnni:
+      return "avx512vnni";
+    case Int8Kernel::kAvx2:
+      return "avx2";
+    case Int8Kernel::kGeneric:
+      break;
+  }
+  return "generic";
+}
+
+bool int8_kernel_available(Int8Kernel kernel) {
+  const CpuFeatures& f = cpu_features();
+  switch (kernel) {
+    case Int8Kernel::kAvx512Vnni:
+      return f.avx512_vnni;
+    case Int8Kernel::kAvx2:
+      return f.avx2 && __builtin_cpu_supports("fma");
+    case Int8Kernel::kGeneric:
+      return true;
+  }
+  return false;
+}
+
+Int8Kernel int8_best_kernel() {
+  static const Int8Kernel best = [] {
+    if (int8_kernel_available(Int8Kernel::kAvx512Vnni)) return Int8Kernel::kAvx512Vnni;
+    if (int8_kernel_available(Int8Kernel::kAvx2)) return Int8Kernel::kAvx2;
+    return Int8Kernel::kGeneric;
+  }();
+  return best;
+}
+
+void int8_gemm_with(Int8Kernel kernel, const Int8Activations& x, const Int8Weights& w,
+                    const float* bias, float* y, unsigned threads) {
+  const BlockKernel fn = kernel_fn(kernel);
+  const size_t work =
+      static_cast<size_t>(x.rows) * static_cast<size_t>(w.rows) * static_cast<size_t>(w.cols);
+  const int tasks = (w.rows + kRowsPerTask - 1) / kRowsPerTask;
+  if (threads == 1 || work < kMinParallelWork || tasks < 2) {
+    fn(x, w, bias, y, 0, w.rows);
+    return;
+  }
+  parallel_for(static_cast<size_t>(tasks), threads, [&](size_t t) {
+    const int begin = static_cast<int>(t) * kRowsPerTask;
+    fn(x, w, bias, y, begin, std::min(w.rows, begin + kRowsPerTask));
+  });
+}
+
+void int8_gemm(const Int8Activations& x, const Int8Weights& w, const float* bias, float* y,
+               unsigned threads) {
+  int8_gemm_with(int8_best_kernel(), x, w, bias, y, threads);
+}
+
+}  // namespace dcllm
