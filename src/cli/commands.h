@@ -17,6 +17,7 @@ using Action = std::function<Status()>;
 void add_bench_command(CLI::App& app, Action& action);
 void add_inspect_command(CLI::App& app, Action& action);
 void add_verify_command(CLI::App& app, Action& action);
+void add_compress_command(CLI::App& app, Action& action);
 void add_run_command(CLI::App& app, Action& action);
 void add_ppl_command(CLI::App& app, Action& action);
 // `bench run`, attached by add_bench_command to its `bench` subcommand.

@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   dcllm::cli::add_bench_command(app, action);
   dcllm::cli::add_inspect_command(app, action);
   dcllm::cli::add_verify_command(app, action);
+  dcllm::cli::add_compress_command(app, action);
   dcllm::cli::add_run_command(app, action);
   dcllm::cli::add_ppl_command(app, action);
 

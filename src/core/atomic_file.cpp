@@ -2,6 +2,7 @@
 // The destructor cleans up after any path that did not reach commit().
 #include "core/atomic_file.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -20,6 +21,10 @@ Expected<AtomicFileWriter> AtomicFileWriter::create(const std::string& path) {
   int fd = ::mkstemp(buf.data());
   if (fd < 0) return IoError(path + ": cannot create temporary file: " + std::strerror(errno));
   w.tmp_path_ = buf.data();
+  // mkstemp creates 0600; give the result the mode an ordinary create would (0666 & ~umask).
+  mode_t mask = ::umask(0);
+  ::umask(mask);
+  ::fchmod(fd, 0666 & ~mask);
   w.file_ = ::fdopen(fd, "wb");
   if (!w.file_) {
     ::close(fd);

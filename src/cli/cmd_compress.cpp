@@ -1,0 +1,83 @@
+// The `compress` verb: float model + calibration text -> .dcllm (scaled, INT8, pruned, coded).
+// Options map one to one onto CompressOptions; the report is a table or one JSON object.
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "cli/commands.h"
+#include "core/parallel.h"
+#include "quant/compress_model.h"
+
+namespace dcllm::cli {
+namespace {
+
+struct CompressCliOptions {
+  CompressOptions o;
+  bool json = false;
+};
+
+Status run_compress(CompressCliOptions& a) {
+  if (isatty(STDERR_FILENO)) {
+    a.o.on_progress = [](std::string_view stage, int64_t done, int64_t total) {
+      std::fprintf(stderr, "\r%.*s: %lld/%lld", static_cast<int>(stage.size()), stage.data(),
+                   static_cast<long long>(done), static_cast<long long>(total));
+      if (done == total) std::fputc('\n', stderr);
+      std::fflush(stderr);
+    };
+  }
+  DCLLM_ASSIGN_OR_RETURN(CompressReport r, compress_model(a.o));
+  if (a.json) {
+    fmt::print("{}\n",
+               r.to_json().dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace));
+  } else {
+    fmt::print("{:<32} {:>12} {:>12} {:>8} {:>8} {:>8} {:>6}\n", "tensor", "int8_bytes", "stored",
+               "cr", "bits/w", "H0", "zeros");
+    auto row = [](const Int8TensorReport& t) {
+      fmt::print("{:<32} {:>12} {:>12} {:>8.3f} {:>8.3f} {:>8.3f} {:>6.3f}\n", t.name, t.int8_bytes,
+                 t.stored_bytes, t.cr_vs_int8(), t.bits_per_weight(), t.entropy_bits,
+                 t.zero_fraction());
+    };
+    for (const auto& t : r.tensors) row(t);
+    row(r.totals);
+    fmt::print("{}: {} bytes, {:.3f}x vs fp16, {:.3f}x vs int8, {:.1f} s\n", r.output, r.file_bytes,
+               r.cr_vs_fp16, r.totals.cr_vs_int8(), r.seconds);
+  }
+  std::fflush(stdout);
+  return Status::Ok();
+}
+
+}  // namespace
+
+void add_compress_command(CLI::App& app, Action& action) {
+  auto a = std::make_shared<CompressCliOptions>();
+  CompressOptions& o = a->o;
+  o.threads = default_thread_count();
+  auto* cmd = app.add_subcommand(
+      "compress", "Calibrate, scale, INT8-quantize, prune and entropy-code a model into .dcllm");
+  cmd->add_option("model", o.model_path, "Model file: llama2.c .bin or .gguf")->required();
+  cmd->add_option("-o,--output", o.output_path, "Output .dcllm file")->required();
+  cmd->add_option("--calib", o.calib_path, "UTF-8 calibration text")->required();
+  cmd->add_option("--tokenizer", o.tokenizer_path,
+                  "llama2.c tokenizer.bin (for .bin models; default: tokenizer.bin beside it)");
+  cmd->add_option("--calib-tokens", o.calib_tokens, "Calibration tokens")->capture_default_str();
+  cmd->add_option("--calib-ctx", o.calib_ctx, "Calibration window length")->capture_default_str();
+  cmd->add_option("--scale", o.scale, "dc | smoothquant | none")->capture_default_str();
+  cmd->add_option("--alpha", o.alpha, "Scaling exponent alpha (>= 0)")->capture_default_str();
+  cmd->add_option("--wquant", o.wquant, "per-tensor | per-channel | group:N")
+      ->capture_default_str();
+  cmd->add_option("--aquant", o.aquant, "per-token | per-tensor (run-time activations)")
+      ->capture_default_str();
+  cmd->add_option("--prune", o.prune, "dc | wanda | magnitude | none")->capture_default_str();
+  cmd->add_option("--sparsity", o.sparsity, "Share of linear weights zeroed, in [0, 1)")
+      ->capture_default_str();
+  cmd->add_option("--prune-group", o.prune_group, "row | tensor")->capture_default_str();
+  cmd->add_option("--codec", o.codec, "Codec for INT8 tensors")->capture_default_str();
+  cmd->add_option("--threads", o.threads, "Worker threads")->check(CLI::PositiveNumber);
+  cmd->add_flag("--json", a->json, "Print the report as JSON (schema: docs/compress.md)");
+  cmd->callback([&action, a] { action = [a] { return run_compress(*a); }; });
+}
+
+}  // namespace dcllm::cli

@@ -1,0 +1,345 @@
+// The compress pipeline end to end: validate everything, calibrate the float model, fold the
+// input scales, then per tensor quantize to INT8, prune and entropy-code into the container.
+#include "quant/compress_model.h"
+
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <iterator>
+#include <set>
+#include <sstream>
+
+#include "calib/calibrate.h"
+#include "container/utf8.h"
+#include "dcllm/codec.h"
+#include "dcllm/container.h"
+#include "model/model_loader.h"
+#include "prune/pruning.h"
+#include "quant/scaling_plan.h"
+#include "quant/weight_quant.h"
+
+namespace dcllm {
+
+double Int8TensorReport::cr_vs_int8() const {
+  return stored_bytes ? static_cast<double>(int8_bytes) / static_cast<double>(stored_bytes) : 0.0;
+}
+double Int8TensorReport::bits_per_weight() const {
+  return int8_bytes ? 8.0 * static_cast<double>(stored_bytes) / static_cast<double>(int8_bytes)
+                    : 0.0;
+}
+double Int8TensorReport::zero_fraction() const {
+  return int8_bytes ? static_cast<double>(zeros) / static_cast<double>(int8_bytes) : 0.0;
+}
+
+namespace {
+
+nlohmann::ordered_json int8_json(const Int8TensorReport& r, bool with_name) {
+  nlohmann::ordered_json j;
+  if (with_name) j["name"] = r.name;
+  j["int8_bytes"] = r.int8_bytes;
+  j["stored_bytes"] = r.stored_bytes;
+  j["cr_vs_int8"] = r.cr_vs_int8();
+  j["bits_per_weight"] = r.bits_per_weight();
+  j["entropy_bits"] = r.entropy_bits;
+  j["zero_fraction"] = r.zero_fraction();
+  return j;
+}
+
+// The options, parsed: every fault is reported here, before anything is read or run.
+struct Settings {
+  ScaleMethod scale = ScaleMethod::kDc;
+  WeightQuantScheme wquant;
+  PruneMethod prune = PruneMethod::kNone;
+  PruneGroup prune_group = PruneGroup::kRow;
+};
+
+// "--option: <the parser's message>", so the user sees which option to fix.
+Status for_option(const char* option, Status st) {
+  if (st.ok()) return st;
+  return Status(st.code(), std::string(option) + ": " + st.message());
+}
+
+Expected<Settings> parse_settings(const CompressOptions& o) {
+  Settings s;
+  auto scale = parse_scale_method(o.scale);
+  DCLLM_RETURN_IF_ERROR(for_option("--scale", scale.status()));
+  s.scale = *scale;
+  DCLLM_RETURN_IF_ERROR(for_option("--alpha", validate_alpha(s.scale, o.alpha)));
+  auto wquant = parse_weight_quant_scheme(o.wquant);
+  DCLLM_RETURN_IF_ERROR(for_option("--wquant", wquant.status()));
+  s.wquant = *wquant;
+  if (o.aquant != "per-token" && o.aquant != "per-tensor") {
+    return InvalidArgument("--aquant '" + o.aquant + "': expected per-token or per-tensor");
+  }
+  auto prune = parse_prune_method(o.prune);
+  DCLLM_RETURN_IF_ERROR(for_option("--prune", prune.status()));
+  s.prune = *prune;
+  DCLLM_RETURN_IF_ERROR(for_option("--sparsity", validate_sparsity(o.sparsity)));
+  if (s.prune == PruneMethod::kNone && o.sparsity > 0.0) {
+    return InvalidArgument("--sparsity " + std::to_string(o.sparsity) +
+                           " needs a --prune method (dc, wanda or magnitude)");
+  }
+  auto group = parse_prune_group(o.prune_group);
+  DCLLM_RETURN_IF_ERROR(for_option("--prune-group", group.status()));
+  s.prune_group = *group;
+  DCLLM_RETURN_IF_ERROR(for_option("--codec", make_codec(o.codec).status()));
+  if (o.calib_tokens < 1) {
+    return InvalidArgument("--calib-tokens " + std::to_string(o.calib_tokens) + " must be >= 1");
+  }
+  if (o.calib_ctx < 2) {
+    return InvalidArgument("--calib-ctx " + std::to_string(o.calib_ctx) + " must be >= 2");
+  }
+  if (o.output_path.empty()) return InvalidArgument("no output file (-o)");
+  if (o.output_path == o.model_path) {
+    return InvalidArgument(o.output_path + ": the output would overwrite the model");
+  }
+  if (o.calib_path.empty()) return InvalidArgument("no calibration text (--calib)");
+  return s;
+}
+
+Expected<std::string> read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return IoError(path + ": cannot open calibration text");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) return IoError(path + ": read failed");
+  return ss.str();
+}
+
+nlohmann::json config_json(const ModelConfig& c) {
+  return {{"architecture", c.architecture},
+          {"family", std::string(family_name(c.family))},
+          {"dim", c.dim},
+          {"hidden_dim", c.hidden_dim},
+          {"n_layers", c.n_layers},
+          {"n_heads", c.n_heads},
+          {"n_kv_heads", c.n_kv_heads},
+          {"head_dim", c.head_dim},
+          {"vocab_size", c.vocab_size},
+          {"seq_len", c.seq_len},
+          {"norm_eps", c.norm_eps},
+          {"rope_theta", c.rope_theta},
+          {"rope_dim", c.rope_dim},
+          {"rope_style", std::string(rope_style_name(c.rope_style))},
+          {"tied_classifier", c.tied_classifier},
+          {"attn_qkv_bias", c.attn_qkv_bias}};
+}
+
+Expected<nlohmann::json> vocab_json(const Vocab& v, const std::string& path) {
+  for (size_t i = 0; i < v.tokens.size(); ++i) {
+    if (!is_valid_utf8(v.tokens[i])) {
+      return Unsupported(path + ": token " + std::to_string(i) +
+                         " is not valid UTF-8 and cannot be stored in the container metadata");
+    }
+  }
+  for (const std::string& m : v.merges) {
+    if (!is_valid_utf8(m)) return Unsupported(path + ": a BPE merge is not valid UTF-8");
+  }
+  std::vector<int32_t> types;
+  for (TokenType t : v.types) types.push_back(static_cast<int32_t>(t));
+  return nlohmann::json{
+      {"kind", v.kind == VocabKind::kSentencePiece ? "sentencepiece" : "byte_level_bpe"},
+      {"tokens", v.tokens},
+      {"scores", v.scores},
+      {"types", types},
+      {"merges", v.merges},
+      {"bos_id", v.bos_id},
+      {"eos_id", v.eos_id},
+      {"unk_id", v.unk_id},
+      {"add_bos", v.add_bos},
+      {"add_space_prefix", v.add_space_prefix},
+      {"llama2c_pieces", v.llama2c_pieces},
+      {"pre_tokenizer", v.pre_tokenizer}};
+}
+
+// Order-0 entropy (bits per symbol) and zero count of INT8 symbols.
+void measure_symbols(std::span<const int8_t> q, Int8TensorReport& r) {
+  uint64_t hist[256] = {};
+  for (int8_t v : q) ++hist[static_cast<uint8_t>(v)];
+  const double n = static_cast<double>(q.size());
+  double h = 0.0;
+  for (uint64_t c : hist) {
+    if (c) h -= (static_cast<double>(c) / n) * std::log2(static_cast<double>(c) / n);
+  }
+  r.entropy_bits = q.empty() ? 0.0 : h;
+  r.zeros = hist[0];
+  r.int8_bytes = q.size();
+}
+
+QuantParams container_quant(const QuantizedMatrix& m) {
+  QuantParams p;
+  switch (m.scheme.granularity) {
+    case WeightQuantGranularity::kPerTensor:
+      p.scheme = QuantScheme::kPerTensor;
+      break;
+    case WeightQuantGranularity::kPerChannel:
+      p.scheme = QuantScheme::kPerChannel;
+      break;
+    case WeightQuantGranularity::kGroup:
+      p.scheme = QuantScheme::kGroup;
+      p.group_size = static_cast<uint32_t>(m.scheme.group_size);
+      break;
+  }
+  p.scales = m.scales;
+  return p;
+}
+
+std::span<const uint8_t> as_bytes(std::span<const int8_t> q) {
+  return {reinterpret_cast<const uint8_t*>(q.data()), q.size()};
+}
+
+}  // namespace
+
+nlohmann::ordered_json CompressReport::to_json() const {
+  nlohmann::ordered_json j;
+  j["model"] = model;
+  j["output"] = output;
+  j["settings"] = settings;
+  j["calib_tokens_used"] = calib_tokens_used;
+  j["calib_windows"] = calib_windows;
+  j["totals"] = int8_json(totals, false);
+  nlohmann::ordered_json ts = nlohmann::ordered_json::array();
+  for (const auto& t : tensors) ts.push_back(int8_json(t, true));
+  j["tensors"] = std::move(ts);
+  j["parameters"] = parameters;
+  j["file_bytes"] = file_bytes;
+  j["cr_vs_fp16"] = cr_vs_fp16;
+  j["seconds"] = seconds;
+  return j;
+}
+
+Expected<CompressReport> compress_model(const CompressOptions& o) {
+  const auto start = std::chrono::steady_clock::now();
+  DCLLM_ASSIGN_OR_RETURN(Settings set, parse_settings(o));
+
+  LoadOptions load;
+  load.tokenizer_path = o.tokenizer_path;
+  load.threads = std::max(1u, o.threads);
+  DCLLM_ASSIGN_OR_RETURN(Model model, load_model(o.model_path, load));
+  DCLLM_ASSIGN_OR_RETURN(ScalingPlan plan, scaling_plan_for(model.config));
+  DCLLM_ASSIGN_OR_RETURN(Tokenizer tokenizer, tokenizer_for(model));
+  DCLLM_ASSIGN_OR_RETURN(nlohmann::json vocab, vocab_json(tokenizer.vocab(), o.model_path));
+  DCLLM_ASSIGN_OR_RETURN(std::string text, read_text(o.calib_path));
+  if (tokenizer.bos_id() < 0) {
+    return Unsupported(o.model_path + ": the vocabulary has no BOS token to start windows with");
+  }
+  std::vector<int32_t> tokens = tokenizer.encode(text, /*add_bos=*/false);
+  tokens.insert(tokens.begin(), tokenizer.bos_id());
+  text.clear();
+  text.shrink_to_fit();
+
+  CalibrationOptions copts;
+  copts.tokens = o.calib_tokens;
+  copts.ctx = o.calib_ctx;
+  copts.threads = std::max(1u, o.threads);
+  copts.text_name = o.calib_path;
+  DCLLM_ASSIGN_OR_RETURN(CalibrationWindows windows,
+                         plan_calibration_windows(model.config, tokens, copts));
+
+  // Everything is checked: the work starts here.
+  if (o.on_progress) {
+    copts.on_progress = [&o](int64_t d, int64_t t) { o.on_progress("calibrate", d, t); };
+  }
+  DCLLM_ASSIGN_OR_RETURN(auto stats, calibrate_activations(model, tokens, copts));
+  tokens = {};
+  DCLLM_ASSIGN_OR_RETURN(ScaledModel scaled,
+                         apply_scaling_plan(model, plan, stats, set.scale, o.alpha));
+  model = Model();  // the scaled copy is all that is needed from here on
+
+  CompressReport r;
+  r.model = o.model_path;
+  r.output = o.output_path;
+  r.settings = {{"scale", o.scale},
+                {"alpha", o.alpha},
+                {"wquant", weight_quant_scheme_name(set.wquant)},
+                {"aquant", o.aquant},
+                {"prune", o.prune},
+                {"sparsity", o.sparsity},
+                {"prune_group", o.prune_group},
+                {"codec", o.codec},
+                {"calib_tokens", o.calib_tokens},
+                {"calib_ctx", o.calib_ctx}};
+  r.calib_tokens_used = windows.tokens;
+  r.calib_windows = windows.windows;
+
+  nlohmann::json meta;
+  meta["format"] = "dcllm-model";
+  meta["version"] = 1;
+  meta["config"] = config_json(scaled.model.config);
+  meta["vocab"] = std::move(vocab);
+  meta["compression"] = nlohmann::json::parse(r.settings.dump());
+  nlohmann::json calib = nlohmann::json::object();
+  for (const auto& [name, st] : stats) calib[name] = st.to_json();
+  meta["calibration"] = std::move(calib);
+  meta["provenance"] = {
+      {"source", o.model_path}, {"source_format", scaled.model.format}, {"tool", "dcllm 0.1.0"}};
+  DCLLM_ASSIGN_OR_RETURN(ContainerWriter writer, ContainerWriter::create(o.output_path, meta));
+  writer.set_threads(std::max(1u, o.threads));
+  meta = nlohmann::json();
+
+  std::set<std::string> linears;
+  for (const ScalingGroup& g : plan.groups) {
+    for (const std::string& l : g.linears) {
+      if (l != "output") linears.insert(l + ".weight");
+    }
+  }
+  const WeightQuantScheme per_row{WeightQuantGranularity::kPerChannel, 0};
+  const auto& all = scaled.model.tensors();
+  double entropy_sum = 0.0;
+  for (size_t i = 0; i < all.size(); ++i) {
+    const ModelTensor& t = all[i];
+    r.parameters += t.numel();
+    TensorSpec spec;
+    spec.name = t.name;
+    for (int64_t d : t.shape) spec.shape.push_back(static_cast<uint64_t>(d));
+    const bool is_linear = linears.count(t.name) > 0;
+    const bool is_table = t.name == "token_embd.weight" || t.name == "output.weight";
+    if ((is_linear || is_table) && t.shape.size() == 2) {
+      const auto rows = static_cast<size_t>(t.shape[0]), cols = static_cast<size_t>(t.shape[1]);
+      DCLLM_ASSIGN_OR_RETURN(
+          QuantizedMatrix q,
+          quantize_weights_int8(t.owned, rows, cols, is_linear ? set.wquant : per_row));
+      if (is_linear && set.prune != PruneMethod::kNone) {
+        const std::string base = t.name.substr(0, t.name.size() - 7);  // drop ".weight"
+        DCLLM_ASSIGN_OR_RETURN(CalibrationStats scaled_stats,
+                               stats.at(base).divided_by_scale(scaled.scales.at(base)));
+        DCLLM_ASSIGN_OR_RETURN(
+            auto counts, prune_int8_weights(set.prune, q, scaled_stats, o.sparsity, set.prune_group,
+                                            std::max(1u, o.threads)));
+        (void)counts;
+      }
+      spec.dtype = DType::kI8;
+      spec.quant = container_quant(q);
+      Int8TensorReport tr;
+      tr.name = t.name;
+      measure_symbols(q.q, tr);
+      const uint64_t before = writer.stored_bytes();
+      DCLLM_RETURN_IF_ERROR(writer.add_tensor(spec, as_bytes(q.q), o.codec));
+      tr.stored_bytes = writer.stored_bytes() - before;
+      r.totals.int8_bytes += tr.int8_bytes;
+      r.totals.stored_bytes += tr.stored_bytes;
+      r.totals.zeros += tr.zeros;
+      entropy_sum += tr.entropy_bits * static_cast<double>(tr.int8_bytes);
+      r.tensors.push_back(std::move(tr));
+    } else {
+      spec.dtype = DType::kF32;
+      std::span<const uint8_t> raw(reinterpret_cast<const uint8_t*>(t.owned.data()),
+                                   t.owned.size() * sizeof(float));
+      DCLLM_RETURN_IF_ERROR(writer.add_tensor(spec, raw, "raw"));
+    }
+    if (o.on_progress)
+      o.on_progress("encode", static_cast<int64_t>(i + 1), static_cast<int64_t>(all.size()));
+  }
+  r.totals.name = "totals";
+  r.totals.entropy_bits =
+      r.totals.int8_bytes ? entropy_sum / static_cast<double>(r.totals.int8_bytes) : 0.0;
+  DCLLM_RETURN_IF_ERROR(writer.finish());
+  r.file_bytes = writer.file_bytes();
+  r.cr_vs_fp16 = r.file_bytes
+                     ? 2.0 * static_cast<double>(r.parameters) / static_cast<double>(r.file_bytes)
+                     : 0.0;
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return r;
+}
+
+}  // namespace dcllm
