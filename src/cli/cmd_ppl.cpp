@@ -1,11 +1,118 @@
-// STUB (to be replaced by its owner): the `ppl` verb.
+// `dcllm ppl MODEL --text FILE`: perplexity by the protocol in docs/models.md, as a line of
+// text or as JSON {"ppl", "nll", "tokens", "windows", "ctx"}.
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+
 #include "cli/commands.h"
+#include "eval/perplexity.h"
+#include "model/model_loader.h"
+#include "runtime/transformer.h"
 
 namespace dcllm::cli {
+namespace {
+
+constexpr const char* kProtocol =
+    "Perplexity protocol: the text (CRLF read as LF) is tokenized once with BOS at its start; the "
+    "tokens after that BOS are cut into consecutive windows of ctx-1 tokens (the last may be "
+    "shorter); each window is evaluated as [BOS] + window from an empty cache; every position "
+    "predicts the next token; ppl = exp(total NLL / tokens scored). --chunks K uses the first K "
+    "windows. --json prints {\"ppl\", \"nll\" (mean nats per scored token), \"tokens\" (scored), "
+    "\"windows\", \"ctx\"}.";
+
+struct PplArgs {
+  std::string model;
+  std::string tokenizer;
+  std::string text;
+  int64_t ctx = 0;
+  int64_t chunks = 0;
+  bool json = false;
+  unsigned threads = 2;
+};
+
+Expected<std::string> read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return IoError(path + ": cannot open");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) return IoError(path + ": read failed");
+  std::string raw = ss.str();
+  std::string text;
+  text.reserve(raw.size());
+  for (size_t i = 0; i < raw.size(); ++i) {
+    if (raw[i] == '\r' && i + 1 < raw.size() && raw[i + 1] == '\n') continue;
+    text.push_back(raw[i]);
+  }
+  return text;
+}
+
+Status run(const PplArgs& a) {
+  LoadOptions load;
+  load.tokenizer_path = a.tokenizer;
+  load.threads = a.threads;
+  DCLLM_ASSIGN_OR_RETURN(Model model, load_model(a.model, load));
+  DCLLM_ASSIGN_OR_RETURN(Tokenizer tokenizer, tokenizer_for(model));
+  DCLLM_ASSIGN_OR_RETURN(std::string text, read_text(a.text));
+
+  const int64_t ctx = a.ctx > 0 ? a.ctx : std::min<int64_t>(512, model.config.seq_len);
+  if (ctx > model.config.seq_len) {
+    return InvalidArgument("--ctx " + std::to_string(ctx) + " exceeds the model's context of " +
+                           std::to_string(model.config.seq_len));
+  }
+  std::vector<int32_t> tokens = tokenizer.encode(text, /*add_bos=*/true);
+  if (tokens.empty() || tokens[0] != tokenizer.bos_id()) {
+    return InvalidArgument(a.model +
+                           ": the vocabulary has no BOS token, which the perplexity "
+                           "protocol needs");
+  }
+  TransformerOptions topts;
+  topts.threads = a.threads;
+  topts.max_seq = ctx;
+  DCLLM_ASSIGN_OR_RETURN(Transformer transformer, Transformer::create(model, topts));
+  PerplexityOptions popts;
+  popts.ctx = ctx;
+  popts.max_windows = a.chunks;
+  DCLLM_ASSIGN_OR_RETURN(PerplexityResult r, evaluate_perplexity(transformer, tokens, popts));
+
+  const double mean_nll = r.tokens > 0 ? r.nll / static_cast<double>(r.tokens) : 0.0;
+  if (a.json) {
+    nlohmann::json j = {{"ppl", r.ppl()},
+                        {"nll", mean_nll},
+                        {"tokens", r.tokens},
+                        {"windows", r.windows},
+                        {"ctx", ctx}};
+    std::printf("%s\n", j.dump().c_str());
+  } else {
+    std::printf("ppl %.4f  (mean nll %.4f nats over %lld tokens, %lld windows of ctx %lld)\n",
+                r.ppl(), mean_nll, static_cast<long long>(r.tokens),
+                static_cast<long long>(r.windows), static_cast<long long>(ctx));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
 
 void add_ppl_command(CLI::App& app, Action& action) {
-  auto* cmd = app.add_subcommand("ppl", "(not yet implemented)");
-  cmd->callback([&action] { action = [] { return Unsupported("ppl: not implemented yet"); }; });
+  auto args = std::make_shared<PplArgs>();
+  auto* cmd = app.add_subcommand("ppl", "Perplexity of a model on a text file");
+  cmd->footer(kProtocol);
+  cmd->add_option("model", args->model, "Model file: llama2.c .bin or .gguf")->required();
+  cmd->add_option("--tokenizer", args->tokenizer,
+                  "llama2.c tokenizer.bin (for .bin models; default: tokenizer.bin beside it)");
+  cmd->add_option("--text", args->text, "UTF-8 text file to score")->required();
+  cmd->add_option("--ctx", args->ctx,
+                  "Window length in tokens, BOS included (default: 512 or the "
+                  "model's context if smaller)")
+      ->check(CLI::Range(int64_t{2}, int64_t{1} << 24));
+  cmd->add_option("--chunks", args->chunks, "Use only the first K windows (default: all)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--json", args->json, "Print {\"ppl\", \"nll\", \"tokens\", \"windows\", \"ctx\"}");
+  cmd->add_option("--threads", args->threads, "Worker threads")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 256u));
+  cmd->callback([&action, args] { action = [args] { return run(*args); }; });
 }
 
 }  // namespace dcllm::cli

@@ -1,11 +1,79 @@
-// STUB (to be replaced by its owner): the `run` verb.
+// `dcllm run MODEL -p TEXT -n N`: generates text with the float32 reference forward pass.
+// The prompt and the generated text go to stdout as they come; speeds go to stderr.
+#include <cstdio>
+#include <string>
+
 #include "cli/commands.h"
+#include "model/model_loader.h"
+#include "runtime/generate.h"
+#include "runtime/transformer.h"
 
 namespace dcllm::cli {
+namespace {
+
+struct RunArgs {
+  std::string model;
+  std::string tokenizer;
+  std::string prompt;
+  int64_t steps = 256;
+  float temperature = 0.8f;
+  uint64_t seed = 42;
+  unsigned threads = 2;
+};
+
+Status run(const RunArgs& a) {
+  LoadOptions load;
+  load.tokenizer_path = a.tokenizer;
+  load.threads = a.threads;
+  DCLLM_ASSIGN_OR_RETURN(Model model, load_model(a.model, load));
+  DCLLM_ASSIGN_OR_RETURN(Tokenizer tokenizer, tokenizer_for(model));
+
+  // The cache only needs to hold the prompt and what we generate.
+  const int64_t prompt_tokens = static_cast<int64_t>(tokenizer.encode(a.prompt, true).size()) + 1;
+  TransformerOptions topts;
+  topts.threads = a.threads;
+  topts.max_seq = std::min(model.config.seq_len, prompt_tokens + a.steps);
+  DCLLM_ASSIGN_OR_RETURN(Transformer transformer, Transformer::create(model, topts));
+
+  GenerateOptions g;
+  g.max_new_tokens = a.steps;
+  g.temperature = a.temperature;
+  g.seed = a.seed;
+  std::fwrite(a.prompt.data(), 1, a.prompt.size(), stdout);
+  std::fflush(stdout);
+  DCLLM_ASSIGN_OR_RETURN(GenerateStats stats,
+                         generate(transformer, tokenizer, a.prompt, g, [](std::string_view piece) {
+                           std::fwrite(piece.data(), 1, piece.size(), stdout);
+                           std::fflush(stdout);
+                         }));
+  std::fputc('\n', stdout);
+  std::fflush(stdout);
+  std::fprintf(stderr, "prompt: %lld tokens, %.1f tok/s; generation: %lld tokens, %.1f tok/s\n",
+               static_cast<long long>(stats.prompt_tokens), stats.prompt_tokens_per_second(),
+               static_cast<long long>(stats.generated_tokens), stats.generated_tokens_per_second());
+  return Status::Ok();
+}
+
+}  // namespace
 
 void add_run_command(CLI::App& app, Action& action) {
-  auto* cmd = app.add_subcommand("run", "(not yet implemented)");
-  cmd->callback([&action] { action = [] { return Unsupported("run: not implemented yet"); }; });
+  auto args = std::make_shared<RunArgs>();
+  auto* cmd = app.add_subcommand("run", "Generate text from a prompt with a model (.bin, .gguf)");
+  cmd->add_option("model", args->model, "Model file: llama2.c .bin or .gguf")->required();
+  cmd->add_option("--tokenizer", args->tokenizer,
+                  "llama2.c tokenizer.bin (for .bin models; default: tokenizer.bin beside it)");
+  cmd->add_option("-p,--prompt", args->prompt, "Prompt text (default: empty, start from BOS)");
+  cmd->add_option("-n,--steps", args->steps, "Number of tokens to generate")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--temp", args->temperature, "Sampling temperature; 0 = greedy")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--seed", args->seed, "Random seed for sampling")->capture_default_str();
+  cmd->add_option("--threads", args->threads, "Worker threads")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 256u));
+  cmd->callback([&action, args] { action = [args] { return run(*args); }; });
 }
 
 }  // namespace dcllm::cli

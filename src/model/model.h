@@ -1,0 +1,97 @@
+// Model: what every reader produces — the architecture's hyper-parameters and named float32
+// tensors (views into the file mapping or owned dequantized buffers), plus the vocabulary.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "model/vocab.h"
+
+namespace dcllm {
+
+// Families share one transformer skeleton; ArchSpec (runtime/arch_spec.h) says how they differ.
+enum class ModelFamily {
+  kLlama,  // Llama 1/2/3, Mistral, SmolLM, Qwen2: RMSNorm, RoPE, SwiGLU
+};
+
+// How RoPE pairs up the dimensions of a head.
+enum class RopeStyle {
+  kInterleaved,  // pairs (2i, 2i+1): llama2.c, llama.cpp "norm" (Llama weights permuted on export)
+  kHalves,       // pairs (i, i + d/2): GPT-NeoX style, llama.cpp "neox" (Qwen2)
+};
+
+std::string_view family_name(ModelFamily f);
+std::string_view rope_style_name(RopeStyle r);
+
+struct ModelConfig {
+  std::string architecture;  // as the file names it: "llama", "qwen2", "llama2.c"
+  ModelFamily family = ModelFamily::kLlama;
+  int64_t dim = 0;         // residual stream width
+  int64_t hidden_dim = 0;  // feed-forward inner width
+  int64_t n_layers = 0;
+  int64_t n_heads = 0;
+  int64_t n_kv_heads = 0;  // < n_heads means grouped-query attention
+  int64_t head_dim = 0;    // usually dim / n_heads
+  int64_t vocab_size = 0;
+  int64_t seq_len = 0;  // trained context length
+  float norm_eps = 1e-5f;
+  float rope_theta = 10000.0f;
+  int64_t rope_dim = 0;  // rotated dimensions per head (== head_dim for all we read)
+  RopeStyle rope_style = RopeStyle::kInterleaved;
+  bool tied_classifier = false;  // logits use token_embd.weight
+  bool attn_qkv_bias = false;    // Qwen2
+};
+
+// One named tensor. Shapes are row-major, outermost first: a linear weight is {out, in}.
+struct ModelTensor {
+  std::string name;
+  std::vector<int64_t> shape;
+  std::string stored_type;      // "F32", "Q4_1", ... as the file stores it
+  uint64_t stored_bytes = 0;    // bytes in the file
+  const float* data = nullptr;  // float32 values; null when loaded without weights
+  std::vector<float> owned;     // backing store when dequantized or copied
+
+  int64_t numel() const;
+};
+
+// Canonical tensor names (GGUF's): "token_embd.weight", "output_norm.weight", "output.weight",
+// "blk.N.attn_norm.weight", "blk.N.attn_{q,k,v,output}.{weight,bias}",
+// "blk.N.ffn_norm.weight", "blk.N.ffn_{gate,up,down}.weight".
+std::string layer_tensor_name(int64_t layer, std::string_view suffix);
+
+class Model {
+ public:
+  Model() = default;
+  Model(Model&&) = default;
+  Model& operator=(Model&&) = default;
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
+
+  ModelConfig config;
+  std::string path;    // where it came from, for messages
+  std::string format;  // "llama2.c", "GGUF v3", ...
+  std::optional<Vocab> vocab;
+  // Extra key/value facts a reader wants `inspect` to show (general.name, file_type, ...).
+  std::vector<std::pair<std::string, std::string>> info;
+
+  void add_tensor(ModelTensor t);
+  const ModelTensor* find(std::string_view name) const;
+  const std::vector<ModelTensor>& tensors() const { return tensors_; }
+  int64_t parameter_count() const;
+  uint64_t stored_bytes() const;
+  // Keeps the mapping alive while tensors point into it.
+  void hold(std::shared_ptr<const void> owner) { owners_.push_back(std::move(owner)); }
+
+ private:
+  std::vector<ModelTensor> tensors_;
+  std::unordered_map<std::string, size_t> index_;
+  std::vector<std::shared_ptr<const void>> owners_;
+};
+
+}  // namespace dcllm

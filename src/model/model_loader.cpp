@@ -1,0 +1,70 @@
+// Format dispatch: GGUF files announce themselves with "GGUF"; llama2.c checkpoints have no
+// magic, so any other file is read as one when it ends in .bin. The mapping is shared with the
+// Model, so F32 tensors stay views into it.
+#include "model/model_loader.h"
+
+#include <unistd.h>
+
+#include <cstring>
+#include <memory>
+
+#include "core/mapped_file.h"
+#include "model/gguf_reader.h"
+#include "model/llama2c_reader.h"
+#include "model/tokenizer.h"
+
+namespace dcllm {
+namespace {
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+}  // namespace
+
+Expected<Model> load_model(const std::string& path, const LoadOptions& opts) {
+  DCLLM_ASSIGN_OR_RETURN(MappedFile mapped, MappedFile::open(path));
+  auto file = std::make_shared<MappedFile>(std::move(mapped));
+  ModelSource src{path, file->bytes(), file};
+
+  const bool is_gguf = file->size() >= 4 && std::memcmp(file->data(), "GGUF", 4) == 0;
+  Expected<Model> model = Unsupported("");
+  if (is_gguf) {
+    model = read_gguf(src, opts);
+  } else if (ends_with(path, ".bin")) {
+    model = read_llama2c(src, opts);
+  } else {
+    return Unsupported(path + ": unknown model format (expected a .gguf file or a llama2.c .bin)");
+  }
+  if (!model.ok()) return model.status();
+
+  std::string tokenizer_path = opts.tokenizer_path;
+  if (tokenizer_path.empty() && !is_gguf) {
+    const auto slash = path.find_last_of('/');
+    const std::string beside =
+        (slash == std::string::npos ? "" : path.substr(0, slash + 1)) + "tokenizer.bin";
+    if (::access(beside.c_str(), R_OK) == 0) tokenizer_path = beside;
+  }
+  if (!tokenizer_path.empty()) {
+    // An explicit tokenizer file overrides whatever the model carries.
+    DCLLM_ASSIGN_OR_RETURN(
+        Vocab vocab,
+        load_llama2c_vocab(tokenizer_path, static_cast<int32_t>(model->config.vocab_size)));
+    model->vocab = std::move(vocab);
+  }
+  return model;
+}
+
+Expected<Tokenizer> tokenizer_for(const Model& model) {
+  if (!model.vocab) {
+    return InvalidArgument(model.path +
+                           ": the model carries no vocabulary; pass --tokenizer FILE "
+                           "(a llama2.c tokenizer.bin)");
+  }
+  auto tok = Tokenizer::create(*model.vocab);
+  if (!tok.ok()) return Status(tok.status().code(), model.path + ": " + tok.status().message());
+  return tok;
+}
+
+}  // namespace dcllm

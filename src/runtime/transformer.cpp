@@ -1,0 +1,261 @@
+// The forward pass, top to bottom: embed, then per layer pre-norm attention (RoPE, grouped-
+// query heads over the KV cache) and a pre-norm SwiGLU MLP, each added to the residual stream;
+// then the final norm and the classifier. Batches of tokens run as matrix-matrix products.
+#include "runtime/transformer.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "core/parallel.h"
+#include "runtime/matmul_f32.h"
+
+namespace dcllm {
+namespace {
+
+// Prompts longer than this run in several batches, bounding activation memory.
+constexpr size_t kMaxBatch = 256;
+
+class Binder {
+ public:
+  explicit Binder(const Model& m) : m_(m) {}
+
+  // A loaded float32 tensor of exactly `shape`, or an error naming it.
+  Expected<const float*> get(const std::string& name, std::vector<int64_t> shape) const {
+    const ModelTensor* t = m_.find(name);
+    if (!t) return Corrupt(m_.path + ": tensor '" + name + "' is missing");
+    if (t->shape != shape) {
+      return Corrupt(m_.path + ": tensor '" + name + "' has shape " + fmt(t->shape) +
+                     ", expected " + fmt(shape));
+    }
+    if (!t->data)
+      return InvalidArgument(m_.path + ": tensor '" + name + "' was loaded without data");
+    return t->data;
+  }
+
+  Expected<Linear> linear(const std::string& base, int64_t out, int64_t in, bool bias) const {
+    DCLLM_ASSIGN_OR_RETURN(const float* w, get(base + ".weight", {out, in}));
+    const float* b = nullptr;
+    if (bias) {
+      DCLLM_ASSIGN_OR_RETURN(b, get(base + ".bias", {out}));
+    }
+    return Linear::f32(base, w, b, out, in);
+  }
+
+  static std::string fmt(const std::vector<int64_t>& s) {
+    std::string r = "[";
+    for (size_t i = 0; i < s.size(); ++i) r += (i ? ", " : "") + std::to_string(s[i]);
+    return r + "]";
+  }
+
+ private:
+  const Model& m_;
+};
+
+}  // namespace
+
+Expected<Transformer> Transformer::create(const Model& model, const TransformerOptions& opts) {
+  const ModelConfig& c = model.config;
+  DCLLM_ASSIGN_OR_RETURN(ArchSpec spec, arch_spec_for(c));
+  if (c.dim <= 0 || c.n_layers <= 0 || c.n_heads <= 0 || c.n_kv_heads <= 0 || c.head_dim <= 0 ||
+      c.vocab_size <= 0 || c.hidden_dim <= 0 || c.seq_len <= 0 || c.n_heads % c.n_kv_heads != 0 ||
+      c.head_dim % 2 != 0) {
+    return Corrupt(model.path + ": inconsistent hyper-parameters");
+  }
+  Transformer t;
+  t.config_ = c;
+  t.spec_ = spec;
+  t.threads_ = std::max(1u, opts.threads);
+  t.max_seq_ = opts.max_seq > 0 ? std::min(opts.max_seq, c.seq_len) : c.seq_len;
+  t.kv_dim_ = c.n_kv_heads * c.head_dim;
+  const int64_t D = c.dim, F = c.hidden_dim, V = c.vocab_size, Q = c.n_heads * c.head_dim;
+
+  Binder b(model);
+  DCLLM_ASSIGN_OR_RETURN(t.token_embd_, b.get("token_embd.weight", {V, D}));
+  DCLLM_ASSIGN_OR_RETURN(t.output_norm_, b.get("output_norm.weight", {D}));
+  if (c.tied_classifier) {
+    t.classifier_ = Linear::f32("output", t.token_embd_, nullptr, V, D);
+  } else {
+    DCLLM_ASSIGN_OR_RETURN(t.classifier_, b.linear("output", V, D, false));
+  }
+  t.layers_.resize(static_cast<size_t>(c.n_layers));
+  for (int64_t l = 0; l < c.n_layers; ++l) {
+    Layer& L = t.layers_[static_cast<size_t>(l)];
+    auto name = [l](const char* s) { return layer_tensor_name(l, s); };
+    DCLLM_ASSIGN_OR_RETURN(L.attn_norm, b.get(name("attn_norm.weight"), {D}));
+    DCLLM_ASSIGN_OR_RETURN(L.q, b.linear(name("attn_q"), Q, D, spec.qkv_bias));
+    DCLLM_ASSIGN_OR_RETURN(L.k, b.linear(name("attn_k"), t.kv_dim_, D, spec.qkv_bias));
+    DCLLM_ASSIGN_OR_RETURN(L.v, b.linear(name("attn_v"), t.kv_dim_, D, spec.qkv_bias));
+    DCLLM_ASSIGN_OR_RETURN(L.o, b.linear(name("attn_output"), D, Q, false));
+    DCLLM_ASSIGN_OR_RETURN(L.ffn_norm, b.get(name("ffn_norm.weight"), {D}));
+    DCLLM_ASSIGN_OR_RETURN(L.gate, b.linear(name("ffn_gate"), F, D, false));
+    DCLLM_ASSIGN_OR_RETURN(L.up, b.linear(name("ffn_up"), F, D, false));
+    DCLLM_ASSIGN_OR_RETURN(L.down, b.linear(name("ffn_down"), D, F, false));
+  }
+  const float* freq_factors = nullptr;
+  if (model.find("rope_freqs.weight")) {
+    DCLLM_ASSIGN_OR_RETURN(freq_factors, b.get("rope_freqs.weight", {c.head_dim / 2}));
+  }
+  t.rope_ = RopeTable(static_cast<size_t>(t.max_seq_), static_cast<size_t>(c.head_dim),
+                      c.rope_theta, spec.rope_style, freq_factors);
+  const size_t cache = static_cast<size_t>(c.n_layers * t.max_seq_ * t.kv_dim_);
+  t.key_cache_.assign(cache, 0.0f);
+  t.value_cache_.assign(cache, 0.0f);
+  return t;
+}
+
+std::vector<const Linear*> Transformer::linears() const {
+  std::vector<const Linear*> out;
+  for (const Layer& L : layers_) {
+    for (const Linear* l : {&L.q, &L.k, &L.v, &L.o, &L.gate, &L.up, &L.down}) out.push_back(l);
+  }
+  out.push_back(&classifier_);
+  return out;
+}
+
+void Transformer::observe(const Linear& l, const float* x, size_t rows) const {
+  if (observer_) observer_(l.name(), x, rows, static_cast<size_t>(l.in_features()));
+}
+
+void Transformer::reserve_batch(size_t n) {
+  if (n <= batch_capacity_) return;
+  const auto D = static_cast<size_t>(config_.dim), F = static_cast<size_t>(config_.hidden_dim);
+  const auto Q = static_cast<size_t>(config_.n_heads * config_.head_dim);
+  const auto KV = static_cast<size_t>(kv_dim_);
+  x_.resize(n * D);
+  xb_.resize(n * D);
+  xb2_.resize(n * std::max(D, Q));
+  q_.resize(n * Q);
+  k_.resize(n * KV);
+  v_.resize(n * KV);
+  hb_.resize(n * F);
+  hb2_.resize(n * F);
+  batch_capacity_ = n;
+}
+
+Expected<std::span<const float>> Transformer::forward(std::span<const int32_t> tokens, int64_t pos,
+                                                      bool all_logits) {
+  if (tokens.empty()) return InvalidArgument("forward: no tokens");
+  if (pos < 0 || pos + static_cast<int64_t>(tokens.size()) > max_seq_) {
+    return InvalidArgument("forward: positions " + std::to_string(pos) + ".." +
+                           std::to_string(pos + static_cast<int64_t>(tokens.size()) - 1) +
+                           " exceed the context of " + std::to_string(max_seq_) + " tokens");
+  }
+  for (int32_t tok : tokens) {
+    if (tok < 0 || tok >= config_.vocab_size) {
+      return InvalidArgument("forward: token id " + std::to_string(tok) + " outside the vocab of " +
+                             std::to_string(config_.vocab_size));
+    }
+  }
+  const auto V = static_cast<size_t>(config_.vocab_size);
+  const size_t n_out = all_logits ? tokens.size() : 1;
+  logits_.resize(n_out * V);
+  for (size_t start = 0; start < tokens.size(); start += kMaxBatch) {
+    const size_t n = std::min(kMaxBatch, tokens.size() - start);
+    const bool last_batch = start + n == tokens.size();
+    float* out = all_logits ? logits_.data() + start * V : (last_batch ? logits_.data() : nullptr);
+    run_batch(tokens.data() + start, n, pos + static_cast<int64_t>(start), all_logits, out);
+  }
+  return std::span<const float>(logits_.data(), logits_.size());
+}
+
+void Transformer::run_batch(const int32_t* tokens, size_t n, int64_t pos, bool all_logits,
+                            float* logits) {
+  reserve_batch(n);
+  const auto D = static_cast<size_t>(config_.dim), F = static_cast<size_t>(config_.hidden_dim);
+  const auto Q = static_cast<size_t>(config_.n_heads * config_.head_dim);
+  const auto KV = static_cast<size_t>(kv_dim_);
+  const float eps = config_.norm_eps;
+
+  // Token embeddings start the residual stream x.
+  for (size_t t = 0; t < n; ++t) {
+    std::memcpy(&x_[t * D], token_embd_ + static_cast<size_t>(tokens[t]) * D, D * sizeof(float));
+  }
+
+  for (size_t l = 0; l < layers_.size(); ++l) {
+    const Layer& L = layers_[l];
+
+    // Attention: q, k, v from the normalized stream; k and v join the cache.
+    for (size_t t = 0; t < n; ++t) rmsnorm(&xb_[t * D], &x_[t * D], L.attn_norm, D, eps);
+    observe(L.q, xb_.data(), n);
+    L.q.forward(xb_.data(), n, q_.data(), threads_);
+    observe(L.k, xb_.data(), n);
+    L.k.forward(xb_.data(), n, k_.data(), threads_);
+    observe(L.v, xb_.data(), n);
+    L.v.forward(xb_.data(), n, v_.data(), threads_);
+    for (size_t t = 0; t < n; ++t) {
+      const size_t p = static_cast<size_t>(pos) + t;
+      rope_.apply(&q_[t * Q], static_cast<size_t>(config_.n_heads), p);
+      rope_.apply(&k_[t * KV], static_cast<size_t>(config_.n_kv_heads), p);
+      const size_t at = (l * static_cast<size_t>(max_seq_) + p) * KV;
+      std::memcpy(&key_cache_[at], &k_[t * KV], KV * sizeof(float));
+      std::memcpy(&value_cache_[at], &v_[t * KV], KV * sizeof(float));
+    }
+    attention(l, n, pos);  // writes the heads' outputs to xb2
+    observe(L.o, xb2_.data(), n);
+    L.o.forward(xb2_.data(), n, xb_.data(), threads_);
+    for (size_t i = 0; i < n * D; ++i) x_[i] += xb_[i];
+
+    // Feed-forward: down(silu(gate(x)) * up(x)) on the normalized stream.
+    for (size_t t = 0; t < n; ++t) rmsnorm(&xb_[t * D], &x_[t * D], L.ffn_norm, D, eps);
+    observe(L.gate, xb_.data(), n);
+    L.gate.forward(xb_.data(), n, hb_.data(), threads_);
+    observe(L.up, xb_.data(), n);
+    L.up.forward(xb_.data(), n, hb2_.data(), threads_);
+    swiglu(hb_.data(), hb2_.data(), n * F);
+    observe(L.down, hb_.data(), n);
+    L.down.forward(hb_.data(), n, xb_.data(), threads_);
+    for (size_t i = 0; i < n * D; ++i) x_[i] += xb_[i];
+  }
+
+  if (!logits) return;  // an earlier batch of a prompt: only the cache matters
+  // Final norm and classifier, for every token or just the last.
+  const size_t first = all_logits ? 0 : n - 1;
+  const size_t rows = n - first;
+  for (size_t t = first; t < n; ++t)
+    rmsnorm(&xb_[(t - first) * D], &x_[t * D], output_norm_, D, eps);
+  observe(classifier_, xb_.data(), rows);
+  classifier_.forward(xb_.data(), rows, logits, threads_);
+}
+
+void Transformer::attention(size_t layer, size_t n, int64_t pos) {
+  const auto H = static_cast<size_t>(config_.n_heads);
+  const auto hd = static_cast<size_t>(config_.head_dim);
+  const auto KV = static_cast<size_t>(kv_dim_);
+  const size_t group = H / static_cast<size_t>(config_.n_kv_heads);  // query heads per kv head
+  const size_t S = static_cast<size_t>(max_seq_);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  const float* kc = key_cache_.data() + layer * S * KV;
+  const float* vc = value_cache_.data() + layer * S * KV;
+
+  // Work items are (token, head) pairs; each worker takes every workers-th item and owns a
+  // slice of att_ for its scores, so no allocation happens per item.
+  const size_t items = n * H;
+  const size_t last_pos = static_cast<size_t>(pos) + n;  // scores needed for the last token
+  const size_t work = items * last_pos * hd;
+  const size_t workers = work < (size_t{1} << 15) ? 1 : std::min<size_t>(threads_, items);
+  if (att_.size() < workers * S) att_.resize(workers * S);
+
+  parallel_for(workers, static_cast<unsigned>(workers), [&](size_t w) {
+    float* att = att_.data() + w * S;
+    for (size_t item = w; item < items; item += workers) {
+      const size_t t = item / H, h = item % H;
+      const size_t p = static_cast<size_t>(pos) + t;  // this token attends to 0..p
+      const float* q = &q_[t * H * hd + h * hd];
+      const size_t kv_off = (h / group) * hd;
+      for (size_t s = 0; s <= p; ++s) {
+        att[s] = dot_f32(q, kc + s * KV + kv_off, hd) * scale;
+      }
+      softmax(att, p + 1);
+      float* out = &xb2_[t * H * hd + h * hd];
+      std::fill(out, out + hd, 0.0f);
+      for (size_t s = 0; s <= p; ++s) {
+        const float* v = vc + s * KV + kv_off;
+        const float a = att[s];
+        for (size_t i = 0; i < hd; ++i) out[i] += a * v[i];
+      }
+    }
+  });
+}
+
+}  // namespace dcllm

@@ -1,0 +1,70 @@
+// Test-only: writes a float Model as a .dcllm compressed model by the contract of
+// docs/model-container.md with the plainest recipe (no scaling, no pruning): per-tensor RTN
+// INT8 linear weights, per-row INT8 token_embd/output, f32 norms. Independent of `compress`.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "dcllm/container.h"
+#include "model/dcllm_model_metadata.h"
+#include "model/model.h"
+#include "quant/quantize_int8.h"
+
+namespace dcllm::testing {
+
+inline bool is_per_row_tensor(const std::string& name) {
+  return name == "token_embd.weight" || name == "output.weight";
+}
+
+inline Status write_rtn_int8_container(const Model& m, const std::string& path,
+                                       uint64_t chunk_bytes = 16384,
+                                       const std::string& codec = "rans") {
+  nlohmann::json meta = {
+      {"format", "dcllm-model"},
+      {"version", 1},
+      {"config", model_config_to_json(m.config)},
+      {"compression",
+       {{"scale", "none"},
+        {"wquant", "per-tensor"},
+        {"aquant", "per-token"},
+        {"prune", "none"},
+        {"sparsity", 0.0},
+        {"codec", codec}}},
+      {"provenance", {{"source", m.path}, {"source_format", m.format}, {"tool", "dcllm tests"}}}};
+  if (m.vocab) meta["vocab"] = vocab_to_json(*m.vocab);
+  auto w = ContainerWriter::create(path, meta);
+  if (!w.ok()) return w.status();
+  w->set_threads(1);
+  for (const ModelTensor& t : m.tensors()) {
+    TensorSpec spec;
+    spec.name = t.name;
+    for (int64_t d : t.shape) spec.shape.push_back(static_cast<uint64_t>(d));
+    const size_t n = static_cast<size_t>(t.numel());
+    const bool matrix = t.shape.size() == 2 && t.name.ends_with(".weight");
+    if (!matrix) {
+      spec.dtype = DType::kF32;
+      auto raw = std::span(reinterpret_cast<const uint8_t*>(t.data), n * sizeof(float));
+      DCLLM_RETURN_IF_ERROR(w->add_tensor(spec, raw, "raw"));
+      continue;
+    }
+    spec.dtype = DType::kI8;
+    std::vector<int8_t> q(n);
+    if (is_per_row_tensor(t.name)) {
+      spec.quant.scheme = QuantScheme::kPerChannel;
+      const size_t rows = static_cast<size_t>(t.shape[0]), cols = static_cast<size_t>(t.shape[1]);
+      for (size_t r = 0; r < rows; ++r) {
+        spec.quant.scales.push_back(quantize_int8_per_tensor(std::span(t.data + r * cols, cols),
+                                                             std::span(q.data() + r * cols, cols)));
+      }
+    } else {
+      spec.quant.scheme = QuantScheme::kPerTensor;
+      spec.quant.scales = {quantize_int8_per_tensor(std::span(t.data, n), q)};
+    }
+    auto raw = std::span(reinterpret_cast<const uint8_t*>(q.data()), n);
+    DCLLM_RETURN_IF_ERROR(w->add_tensor(spec, raw, codec, chunk_bytes));
+  }
+  return w->finish();
+}
+
+}  // namespace dcllm::testing
