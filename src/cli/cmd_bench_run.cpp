@@ -8,6 +8,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "model/dcllm_model_reader.h"
 #include "model/model_loader.h"
 #include "runtime/generate.h"
 #include "runtime/transformer.h"
@@ -39,6 +40,30 @@ void weight_residency(const Model& m, uint64_t* mapped, uint64_t* owned) {
   }
 }
 
+bool has_int8_weights(const Model& m) {
+  for (const auto& t : m.tensors())
+    if (t.int8) return true;
+  return false;
+}
+
+// Prompt as one batch, then greedy generation token by token, on a fresh Transformer.
+Expected<GenerateStats> time_generation(const Model& model, const BenchRunArgs& a) {
+  const ModelConfig& c = model.config;
+  TransformerOptions topts;
+  topts.threads = a.threads;
+  topts.max_seq = a.prompt_tokens + a.gen_tokens;
+  DCLLM_ASSIGN_OR_RETURN(Transformer transformer, Transformer::create(model, topts));
+  // A fixed synthetic prompt: speed does not depend on which tokens run.
+  std::vector<int32_t> prompt(static_cast<size_t>(a.prompt_tokens));
+  for (size_t i = 0; i < prompt.size(); ++i) {
+    prompt[i] = static_cast<int32_t>((i * 7919 + 1) % static_cast<size_t>(c.vocab_size));
+  }
+  GenerateOptions g;
+  g.max_new_tokens = a.gen_tokens;
+  g.temperature = 0.0f;
+  return generate_tokens(transformer, prompt, g, -1, -1, [](int32_t, int32_t) {});
+}
+
 Status bench_run(const BenchRunArgs& a) {
   auto t0 = std::chrono::steady_clock::now();
   LoadOptions load;
@@ -55,27 +80,23 @@ Status bench_run(const BenchRunArgs& a) {
     return InvalidArgument("bench run: prompt + generated tokens exceed the model's context of " +
                            std::to_string(c.seq_len));
   }
-  TransformerOptions topts;
-  topts.threads = a.threads;
-  topts.max_seq = a.prompt_tokens + a.gen_tokens;
-  DCLLM_ASSIGN_OR_RETURN(Transformer transformer, Transformer::create(model, topts));
-
-  // A fixed synthetic prompt: speed does not depend on which tokens run.
-  std::vector<int32_t> prompt(static_cast<size_t>(a.prompt_tokens));
-  for (size_t i = 0; i < prompt.size(); ++i) {
-    prompt[i] = static_cast<int32_t>((i * 7919 + 1) % static_cast<size_t>(c.vocab_size));
-  }
-  GenerateOptions g;
-  g.max_new_tokens = a.gen_tokens;
-  g.temperature = 0.0f;
-  DCLLM_ASSIGN_OR_RETURN(GenerateStats s,
-                         generate_tokens(transformer, prompt, g, -1, -1, [](int32_t, int32_t) {}));
-  uint64_t mapped = 0, owned = 0;
+  const bool w8a8 = has_int8_weights(model);
+  DCLLM_ASSIGN_OR_RETURN(GenerateStats s, time_generation(model, a));
+  uint64_t mapped = 0, owned = 0, int8_bytes = 0;
   weight_residency(model, &mapped, &owned);
-  const double rss = peak_rss_mib();
+  for (const auto& t : model.tensors())
+    if (t.int8) int8_bytes += t.int8->values.size() + t.int8->scales.size() * sizeof(float);
+  const double rss = peak_rss_mib();  // before a float32 copy exists
+  // A .dcllm also runs dequantized to float32 on the float path: the baseline W8A8 must beat.
+  GenerateStats f;
+  if (w8a8) {
+    dequantize_int8_tensors(model);
+    DCLLM_ASSIGN_OR_RETURN(f, time_generation(model, a));
+  }
 
   if (a.json) {
     nlohmann::json j = {{"model", a.model},
+                        {"weights", w8a8 ? "w8a8" : "float32"},
                         {"threads", a.threads},
                         {"load_seconds", load_s},
                         {"prompt_tokens", s.prompt_tokens},
@@ -84,25 +105,40 @@ Status bench_run(const BenchRunArgs& a) {
                         {"generation_tokens_per_second", s.generated_tokens_per_second()},
                         {"peak_rss_mib", rss},
                         {"weights_mapped_bytes", mapped},
-                        {"weights_owned_bytes", owned}};
+                        {"weights_owned_bytes", owned},
+                        {"weights_int8_bytes", int8_bytes}};
+    if (w8a8) {
+      j["float32"] = {{"prompt_tokens_per_second", f.prompt_tokens_per_second()},
+                      {"generation_tokens_per_second", f.generated_tokens_per_second()}};
+    }
     std::printf("%s\n", j.dump().c_str());
   } else {
     std::printf("model       %s (%s, %s)\n", a.model.c_str(), model.format.c_str(),
                 c.architecture.c_str());
     std::printf("load        %.3f s\n", load_s);
-    std::printf("prompt      %lld tokens  %.1f tok/s\n", static_cast<long long>(s.prompt_tokens),
-                s.prompt_tokens_per_second());
-    std::printf("generation  %lld tokens  %.1f tok/s\n", static_cast<long long>(s.generated_tokens),
-                s.generated_tokens_per_second());
+    const char* tag = w8a8 ? "  [w8a8]" : "";
+    std::printf("prompt      %lld tokens  %.1f tok/s%s\n", static_cast<long long>(s.prompt_tokens),
+                s.prompt_tokens_per_second(), tag);
+    std::printf("generation  %lld tokens  %.1f tok/s%s\n",
+                static_cast<long long>(s.generated_tokens), s.generated_tokens_per_second(), tag);
+    if (w8a8) {
+      std::printf("prompt      %lld tokens  %.1f tok/s  [float32, same weights dequantized]\n",
+                  static_cast<long long>(f.prompt_tokens), f.prompt_tokens_per_second());
+      std::printf("generation  %lld tokens  %.1f tok/s  [float32, same weights dequantized]\n",
+                  static_cast<long long>(f.generated_tokens), f.generated_tokens_per_second());
+      std::printf("speedup     generation %.2fx  prompt %.2fx  (w8a8 / float32)\n",
+                  s.generated_tokens_per_second() / f.generated_tokens_per_second(),
+                  s.prompt_tokens_per_second() / f.prompt_tokens_per_second());
+    }
     std::printf(
         "peak RSS    %.1f MiB  (f32 weights: %.1f MiB in place from the mapping, %.1f "
-        "MiB decoded)\n",
-        rss, static_cast<double>(mapped) / 1048576.0, static_cast<double>(owned) / 1048576.0);
+        "MiB decoded; int8 weights: %.1f MiB)\n",
+        rss, static_cast<double>(mapped) / 1048576.0, static_cast<double>(owned) / 1048576.0,
+        static_cast<double>(int8_bytes) / 1048576.0);
     std::printf("threads     %u\n", a.threads);
   }
   return Status::Ok();
 }
-
 std::string shape_string(const std::vector<int64_t>& shape) {
   std::string s = "[";
   for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
@@ -114,8 +150,8 @@ std::string shape_string(const std::vector<int64_t>& shape) {
 void add_bench_run_command(CLI::App& bench, Action& action) {
   auto args = std::make_shared<BenchRunArgs>();
   auto* cmd = bench.add_subcommand(
-      "run", "Prompt and generation tokens/s and peak RSS of the float32 forward pass");
-  cmd->add_option("model", args->model, "Model file: llama2.c .bin or .gguf")->required();
+      "run", "Prompt and generation tokens/s and peak RSS (a .dcllm: W8A8 next to float32)");
+  cmd->add_option("model", args->model, "Model file: llama2.c .bin, .gguf or .dcllm")->required();
   cmd->add_option("--tokenizer", args->tokenizer, "llama2.c tokenizer.bin (not needed to time)");
   cmd->add_option("--prompt-tokens", args->prompt_tokens, "Prompt length, processed as one batch")
       ->capture_default_str();

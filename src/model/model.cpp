@@ -42,6 +42,11 @@ const ModelTensor* Model::find(std::string_view name) const {
   return it == index_.end() ? nullptr : &tensors_[it->second];
 }
 
+ModelTensor* Model::find_mutable(std::string_view name) {
+  auto it = index_.find(std::string(name));
+  return it == index_.end() ? nullptr : &tensors_[it->second];
+}
+
 int64_t Model::parameter_count() const {
   int64_t n = 0;
   for (const auto& t : tensors_) n += t.numel();

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "model/int8_tensor.h"
 #include "model/vocab.h"
 
 namespace dcllm {
@@ -56,6 +57,8 @@ struct ModelTensor {
   uint64_t stored_bytes = 0;    // bytes in the file
   const float* data = nullptr;  // float32 values; null when loaded without weights
   std::vector<float> owned;     // backing store when dequantized or copied
+  // Set for a weight stored as INT8 (a .dcllm); `data` stays null so it runs on the W8A8 path.
+  std::shared_ptr<const Int8Tensor> int8;
 
   int64_t numel() const;
 };
@@ -82,6 +85,7 @@ class Model {
 
   void add_tensor(ModelTensor t);
   const ModelTensor* find(std::string_view name) const;
+  ModelTensor* find_mutable(std::string_view name);
   const std::vector<ModelTensor>& tensors() const { return tensors_; }
   int64_t parameter_count() const;
   uint64_t stored_bytes() const;

@@ -9,6 +9,8 @@
 #include <memory>
 
 #include "core/mapped_file.h"
+#include "dcllm/container.h"
+#include "model/dcllm_model_reader.h"
 #include "model/gguf_reader.h"
 #include "model/llama2c_reader.h"
 #include "model/tokenizer.h"
@@ -28,6 +30,17 @@ Expected<Model> load_model(const std::string& path, const LoadOptions& opts) {
   auto file = std::make_shared<MappedFile>(std::move(mapped));
   ModelSource src{path, file->bytes(), file};
 
+  if (has_container_magic(file->bytes())) {
+    // A .dcllm carries its vocabulary; --tokenizer still overrides it.
+    DCLLM_ASSIGN_OR_RETURN(Model m, read_dcllm_model(path, opts));
+    if (!opts.tokenizer_path.empty()) {
+      DCLLM_ASSIGN_OR_RETURN(
+          Vocab vocab,
+          load_llama2c_vocab(opts.tokenizer_path, static_cast<int32_t>(m.config.vocab_size)));
+      m.vocab = std::move(vocab);
+    }
+    return m;
+  }
   const bool is_gguf = file->size() >= 4 && std::memcmp(file->data(), "GGUF", 4) == 0;
   Expected<Model> model = Unsupported("");
   if (is_gguf) {

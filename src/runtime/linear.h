@@ -1,11 +1,13 @@
 // Linear: one fully connected layer, y = x·Wᵀ + b over a batch of rows. Every linear layer
-// of the forward pass goes through this type, so a later INT8 (W8A8) weight format only has
-// to add a representation here, not touch the model code.
+// of the forward pass goes through this type, so the INT8 (W8A8) weight format is one more
+// representation here and the model code does not care how weights are stored.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <string>
+
+#include "runtime/linear_int8.h"
 
 namespace dcllm {
 
@@ -13,9 +15,14 @@ class Linear {
  public:
   Linear() = default;
   // Float32 weights [out, in] (row-major, one row per output) and an optional bias [out].
+  // `input_scale` [in], when given, multiplies x's channels first (a .dcllm's o_proj scale).
   // The pointers are borrowed: the Model that owns them must outlive the Linear.
   static Linear f32(std::string name, const float* weight, const float* bias, int64_t out,
-                    int64_t in);
+                    int64_t in, const float* input_scale = nullptr);
+  // INT8 weights (W8A8): forward quantizes x per token (or per batch) to INT8, after scaling
+  // its channels by `input_scale` [in] when given, and runs the int8 gemm. Borrowed as above.
+  static Linear int8(std::string name, const Int8Weights& weight, const float* bias,
+                     const float* input_scale = nullptr, bool per_tensor_activations = false);
 
   // x: [rows, in] -> y: [rows, out].
   void forward(const float* x, size_t rows, float* y, unsigned threads) const;
@@ -24,8 +31,11 @@ class Linear {
   const std::string& name() const { return name_; }
   int64_t in_features() const { return in_; }
   int64_t out_features() const { return out_; }
-  const float* weight_f32() const { return weight_; }
+  bool is_int8() const { return int8_.weights.data != nullptr; }
+  const float* weight_f32() const { return weight_; }  // null for INT8
+  const Int8Weights& weight_int8() const { return int8_.weights; }
   const float* bias() const { return bias_; }
+  const float* input_scale() const { return int8_.input_scale; }
 
  private:
   std::string name_;
@@ -33,6 +43,7 @@ class Linear {
   int64_t out_ = 0;
   const float* weight_ = nullptr;
   const float* bias_ = nullptr;
+  Int8LinearParams int8_;  // input_scale is used by both representations
 };
 
 }  // namespace dcllm

@@ -20,26 +20,57 @@ class Binder {
  public:
   explicit Binder(const Model& m) : m_(m) {}
 
-  // A loaded float32 tensor of exactly `shape`, or an error naming it.
-  Expected<const float*> get(const std::string& name, std::vector<int64_t> shape) const {
+  // The tensor `name` of exactly `shape`, or an error naming it.
+  Expected<const ModelTensor*> find(const std::string& name, std::vector<int64_t> shape) const {
     const ModelTensor* t = m_.find(name);
     if (!t) return Corrupt(m_.path + ": tensor '" + name + "' is missing");
     if (t->shape != shape) {
       return Corrupt(m_.path + ": tensor '" + name + "' has shape " + fmt(t->shape) +
                      ", expected " + fmt(shape));
     }
+    return t;
+  }
+
+  // A loaded float32 tensor of exactly `shape`, or an error naming it.
+  Expected<const float*> get(const std::string& name, std::vector<int64_t> shape) const {
+    DCLLM_ASSIGN_OR_RETURN(const ModelTensor* t, find(name, std::move(shape)));
+    if (!t->data && t->int8)
+      return Unsupported(m_.path + ": tensor '" + name + "' is INT8 where float32 is needed");
     if (!t->data)
       return InvalidArgument(m_.path + ": tensor '" + name + "' was loaded without data");
     return t->data;
   }
 
+  // The INT8 form of `t` as the gemm takes it, checked once here.
+  Expected<Int8Weights> int8_weights(const ModelTensor& t) const {
+    const Int8Tensor& q = *t.int8;
+    if (q.values.empty())
+      return InvalidArgument(m_.path + ": tensor '" + t.name + "' was loaded without data");
+    Int8Weights w{q.values.data(), static_cast<int>(q.rows),  static_cast<int>(q.cols),
+                  q.scheme,        static_cast<int>(q.group), q.scales.data()};
+    Status st = validate_int8_weights(w);
+    if (!st.ok()) return Status(st.code(), m_.path + ": tensor '" + t.name + "': " + st.message());
+    return w;
+  }
+
+  // Float32 or INT8 (W8A8) by how the weight is stored; `base.input_scale` [in], when the
+  // model has one (a .dcllm's unfolded o_proj scale), scales the input channels first.
   Expected<Linear> linear(const std::string& base, int64_t out, int64_t in, bool bias) const {
-    DCLLM_ASSIGN_OR_RETURN(const float* w, get(base + ".weight", {out, in}));
+    DCLLM_ASSIGN_OR_RETURN(const ModelTensor* w, find(base + ".weight", {out, in}));
     const float* b = nullptr;
     if (bias) {
       DCLLM_ASSIGN_OR_RETURN(b, get(base + ".bias", {out}));
     }
-    return Linear::f32(base, w, b, out, in);
+    const float* input_scale = nullptr;
+    if (m_.find(base + ".input_scale")) {
+      DCLLM_ASSIGN_OR_RETURN(input_scale, get(base + ".input_scale", {in}));
+    }
+    if (w->int8 && !w->data) {
+      DCLLM_ASSIGN_OR_RETURN(Int8Weights q, int8_weights(*w));
+      return Linear::int8(base, q, b, input_scale, w->int8->per_tensor_activations);
+    }
+    DCLLM_ASSIGN_OR_RETURN(const float* wf, get(base + ".weight", {out, in}));
+    return Linear::f32(base, wf, b, out, in, input_scale);
   }
 
   static std::string fmt(const std::vector<int64_t>& s) {
@@ -71,11 +102,20 @@ Expected<Transformer> Transformer::create(const Model& model, const TransformerO
   const int64_t D = c.dim, F = c.hidden_dim, V = c.vocab_size, Q = c.n_heads * c.head_dim;
 
   Binder b(model);
-  DCLLM_ASSIGN_OR_RETURN(t.token_embd_, b.get("token_embd.weight", {V, D}));
-  DCLLM_ASSIGN_OR_RETURN(t.output_norm_, b.get("output_norm.weight", {D}));
-  if (c.tied_classifier) {
-    t.classifier_ = Linear::f32("output", t.token_embd_, nullptr, V, D);
+  DCLLM_ASSIGN_OR_RETURN(const ModelTensor* embd, b.find("token_embd.weight", {V, D}));
+  if (embd->int8 && !embd->data) {
+    // INT8 embeddings: rows are dequantized on lookup; a tied classifier runs on INT8.
+    DCLLM_ASSIGN_OR_RETURN(Int8Weights q, b.int8_weights(*embd));
+    t.token_embd_int8_ = embd->int8.get();
+    if (c.tied_classifier)
+      t.classifier_ =
+          Linear::int8("output", q, nullptr, nullptr, embd->int8->per_tensor_activations);
   } else {
+    DCLLM_ASSIGN_OR_RETURN(t.token_embd_, b.get("token_embd.weight", {V, D}));
+    if (c.tied_classifier) t.classifier_ = Linear::f32("output", t.token_embd_, nullptr, V, D);
+  }
+  DCLLM_ASSIGN_OR_RETURN(t.output_norm_, b.get("output_norm.weight", {D}));
+  if (!c.tied_classifier) {
     DCLLM_ASSIGN_OR_RETURN(t.classifier_, b.linear("output", V, D, false));
   }
   t.layers_.resize(static_cast<size_t>(c.n_layers));
@@ -169,7 +209,11 @@ void Transformer::run_batch(const int32_t* tokens, size_t n, int64_t pos, bool a
 
   // Token embeddings start the residual stream x.
   for (size_t t = 0; t < n; ++t) {
-    std::memcpy(&x_[t * D], token_embd_ + static_cast<size_t>(tokens[t]) * D, D * sizeof(float));
+    if (token_embd_int8_) {
+      token_embd_int8_->dequantize_row(tokens[t], &x_[t * D]);
+    } else {
+      std::memcpy(&x_[t * D], token_embd_ + static_cast<size_t>(tokens[t]) * D, D * sizeof(float));
+    }
   }
 
   for (size_t l = 0; l < layers_.size(); ++l) {

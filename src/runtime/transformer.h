@@ -65,6 +65,7 @@ class Transformer {
   int64_t max_seq_ = 0;
   int64_t kv_dim_ = 0;
   const float* token_embd_ = nullptr;
+  const Int8Tensor* token_embd_int8_ = nullptr;  // set instead of token_embd_ for INT8 models
   const float* output_norm_ = nullptr;
   std::vector<Layer> layers_;
   Linear classifier_;
