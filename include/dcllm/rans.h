@@ -24,8 +24,8 @@ bool rans_isa_supported(RansIsa isa);
 
 struct RansEncodeOptions {
   size_t segment_bytes = kRansDefaultSegmentBytes;  // raw bytes per independently decodable segment
-  int precision = 0;     // probability precision bits 12..15; 0 picks the smallest stream
-  unsigned threads = 1;  // 0 = all hardware threads
+  int precision = 0;             // probability precision bits 12..15; 0 picks the smallest stream
+  unsigned threads = 1;          // 0 = all hardware threads
   RansIsa isa = RansIsa::kAuto;  // encoder kernel (scalar or avx2); all produce identical bytes
 };
 

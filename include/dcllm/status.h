@@ -32,11 +32,21 @@ class [[nodiscard]] Status {
   std::string message_;
 };
 
-inline Status InvalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
-inline Status IoError(std::string m) { return {StatusCode::kIoError, std::move(m)}; }
-inline Status Corrupt(std::string m) { return {StatusCode::kCorrupt, std::move(m)}; }
-inline Status Unsupported(std::string m) { return {StatusCode::kUnsupported, std::move(m)}; }
-inline Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
+inline Status InvalidArgument(std::string m) {
+  return {StatusCode::kInvalidArgument, std::move(m)};
+}
+inline Status IoError(std::string m) {
+  return {StatusCode::kIoError, std::move(m)};
+}
+inline Status Corrupt(std::string m) {
+  return {StatusCode::kCorrupt, std::move(m)};
+}
+inline Status Unsupported(std::string m) {
+  return {StatusCode::kUnsupported, std::move(m)};
+}
+inline Status Internal(std::string m) {
+  return {StatusCode::kInternal, std::move(m)};
+}
 
 // A value or the Status that explains why there is none.
 template <typename T>
@@ -66,10 +76,10 @@ class [[nodiscard]] Expected {
 }  // namespace dcllm
 
 // Propagate a failed Status / Expected from the current function.
-#define DCLLM_RETURN_IF_ERROR(expr)       \
-  do {                                    \
-    ::dcllm::Status _st = (expr);         \
-    if (!_st.ok()) return _st;            \
+#define DCLLM_RETURN_IF_ERROR(expr) \
+  do {                              \
+    ::dcllm::Status _st = (expr);   \
+    if (!_st.ok()) return _st;      \
   } while (0)
 
 #define DCLLM_CONCAT_INNER(a, b) a##b

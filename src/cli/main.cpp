@@ -5,8 +5,7 @@
 #include "cli/commands.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{
-      "dcllm: double compression for quantized LLMs (quantize, prune, entropy-code, run)"};
+  CLI::App app{"dcllm: double compression for quantized LLMs (quantize, prune, entropy-code, run)"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "dcllm 0.1.0");
 

@@ -16,19 +16,26 @@ using rans::LaneCursor;
 
 const char* rans_isa_name(RansIsa isa) {
   switch (isa) {
-    case RansIsa::kAuto: return "auto";
-    case RansIsa::kScalar: return "scalar";
-    case RansIsa::kAvx2: return "avx2";
-    case RansIsa::kAvx512: return "avx512";
+    case RansIsa::kAuto:
+      return "auto";
+    case RansIsa::kScalar:
+      return "scalar";
+    case RansIsa::kAvx2:
+      return "avx2";
+    case RansIsa::kAvx512:
+      return "avx512";
   }
   return "?";
 }
 
 bool rans_isa_supported(RansIsa isa) {
   switch (isa) {
-    case RansIsa::kAvx2: return cpu_features().avx2;
-    case RansIsa::kAvx512: return cpu_features().avx512;
-    default: return true;
+    case RansIsa::kAvx2:
+      return cpu_features().avx2;
+    case RansIsa::kAvx512:
+      return cpu_features().avx512;
+    default:
+      return true;
   }
 }
 
@@ -46,8 +53,8 @@ bool decode_segment(const DecodeTable& table, RansIsa isa, std::span<const uint8
   LaneCursor c;
   for (int lane = 0; lane < kRansLanes; ++lane) {
     const uint8_t* p = payload.data() + 4 * lane;
-    c.state[lane] = uint32_t{p[0]} | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16 |
-                    uint32_t{p[3]} << 24;
+    c.state[lane] =
+        uint32_t{p[0]} | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16 | uint32_t{p[3]} << 24;
   }
   c.words = payload.data() + rans::kStateBytes;
   c.words_end = payload.data() + payload.size();

@@ -31,7 +31,9 @@ std::array<uint64_t, 256> count_symbols(std::span<const uint8_t> in) {
   return counts;
 }
 
-size_t varint_bytes(uint32_t v) { return v < 128 ? 1 : v < 16384 ? 2 : 3; }
+size_t varint_bytes(uint32_t v) {
+  return v < 128 ? 1 : v < 16384 ? 2 : 3;
+}
 
 size_t table_bytes(const std::array<uint32_t, 256>& f) {
   size_t n = rans::kBitmapBytes;

@@ -64,7 +64,8 @@ void encode_steps_avx2(const EncodeTable& t, std::array<uint32_t, kRansLanes>& s
       // After shedding v < f << (32 - precision), so q = v / f < 2^20 fits a signed int.
       __m256d fd_lo = _mm256_cvtepi32_pd(_mm256_castsi256_si128(f));
       __m256d fd_hi = _mm256_cvtepi32_pd(_mm256_extracti128_si256(f, 1));
-      __m128i q_lo = _mm256_cvttpd_epi32(_mm256_div_pd(to_double(_mm256_castsi256_si128(v)), fd_lo));
+      __m128i q_lo =
+          _mm256_cvttpd_epi32(_mm256_div_pd(to_double(_mm256_castsi256_si128(v)), fd_lo));
       __m128i q_hi =
           _mm256_cvttpd_epi32(_mm256_div_pd(to_double(_mm256_extracti128_si256(v, 1)), fd_hi));
       __m256i q = _mm256_set_m128i(q_hi, q_lo);

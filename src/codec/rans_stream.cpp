@@ -11,9 +11,13 @@ namespace {
 uint32_t load_u32(const uint8_t* p) {
   return uint32_t{p[0]} | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16 | uint32_t{p[3]} << 24;
 }
-uint64_t load_u64(const uint8_t* p) { return load_u32(p) | uint64_t{load_u32(p + 4)} << 32; }
+uint64_t load_u64(const uint8_t* p) {
+  return load_u32(p) | uint64_t{load_u32(p + 4)} << 32;
+}
 
-Status corrupt(const std::string& what) { return Corrupt("rans stream: " + what); }
+Status corrupt(const std::string& what) {
+  return Corrupt("rans stream: " + what);
+}
 
 }  // namespace
 
@@ -71,7 +75,8 @@ Expected<ParsedStream> parse_stream(std::span<const uint8_t> in) {
     ++present;
   }
   if (present < 2) return corrupt("fewer than two symbols in a rANS table");
-  if (total != (uint64_t{1} << h.precision)) return corrupt("frequencies do not sum to 2^precision");
+  if (total != (uint64_t{1} << h.precision))
+    return corrupt("frequencies do not sum to 2^precision");
 
   // Segment directory: one u32 payload size per segment, bounded by the bytes that remain.
   const uint64_t n_seg = (h.raw_size - 1) / h.segment_bytes + 1;

@@ -37,8 +37,9 @@ struct ParsedStream {
   uint8_t constant_symbol = 0;
   std::span<const uint8_t> stored;
   std::array<uint32_t, 256> freq{};
-  std::vector<std::span<const uint8_t>> segments;  // payloads, segment i covers raw bytes
-                                                   // [i*segment_bytes, min(raw, (i+1)*segment_bytes))
+  std::vector<std::span<const uint8_t>>
+      segments;  // payloads, segment i covers raw bytes
+                 // [i*segment_bytes, min(raw, (i+1)*segment_bytes))
 };
 
 Expected<ParsedStream> parse_stream(std::span<const uint8_t> in);

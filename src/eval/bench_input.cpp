@@ -148,8 +148,8 @@ Expected<BenchInput> load_bench_model(const std::string& path) {
     ++tensors;
   }
   if (input.bytes.empty()) return InvalidArgument(path + ": no weight matrices to benchmark");
-  input.description = model.format + " weight matrices -> INT8 per tensor, " +
-                      std::to_string(tensors) + " tensors";
+  input.description =
+      model.format + " weight matrices -> INT8 per tensor, " + std::to_string(tensors) + " tensors";
   return input;
 }
 

@@ -26,10 +26,10 @@ enum class TokenType : int32_t {
 struct Vocab {
   VocabKind kind = VocabKind::kSentencePiece;
   std::vector<std::string> tokens;  // token id -> piece as stored (SentencePiece keeps "▁")
-  std::vector<float> scores;        // SentencePiece merge priority (higher merges first); may be empty
-  std::vector<TokenType> types;     // may be empty (then all kNormal)
+  std::vector<float> scores;     // SentencePiece merge priority (higher merges first); may be empty
+  std::vector<TokenType> types;  // may be empty (then all kNormal)
   std::vector<std::string> merges;  // byte-level BPE: "a b" pairs, rank = index
-  std::string pre_tokenizer;        // byte-level BPE split rule (GGUF tokenizer.ggml.pre); "" = gpt2
+  std::string pre_tokenizer;  // byte-level BPE split rule (GGUF tokenizer.ggml.pre); "" = gpt2
   int32_t bos_id = 1;
   int32_t eos_id = 2;
   int32_t unk_id = 0;

@@ -47,8 +47,12 @@ void expect_round_trip(const std::vector<uint8_t>& in, RansEncodeOptions opt = {
   }
 }
 
-TEST(Rans, EmptyInput) { expect_round_trip({}); }
-TEST(Rans, OneByte) { expect_round_trip({42}); }
+TEST(Rans, EmptyInput) {
+  expect_round_trip({});
+}
+TEST(Rans, OneByte) {
+  expect_round_trip({42});
+}
 TEST(Rans, SingleRepeatedSymbol) {
   std::vector<uint8_t> v(100000, 7);
   std::vector<uint8_t> enc;
@@ -182,7 +186,8 @@ TEST(Rans, IsasAgreeOnCorruptStreams) {
   for (int trial = 0; trial < 300; ++trial) {
     std::vector<uint8_t> bad = enc;
     int flips = 1 + trial % 4;
-    for (int k = 0; k < flips; ++k) bad[rng() % bad.size()] ^= static_cast<uint8_t>(1 + rng() % 255);
+    for (int k = 0; k < flips; ++k)
+      bad[rng() % bad.size()] ^= static_cast<uint8_t>(1 + rng() % 255);
     std::vector<uint8_t> ref(v.size());
     Status ref_st = rans_decode(bad, ref, {RansIsa::kScalar, 1});
     failures += !ref_st.ok();
@@ -214,7 +219,8 @@ TEST(RansFrequencies, NoSingleExchangeImprovesTheCost) {
   for (int trial = 0; trial < 50; ++trial) {
     std::array<uint64_t, 256> counts{};
     int distinct = 2 + static_cast<int>(rng() % 255);
-    for (int i = 0; i < distinct; ++i) counts[rng() % 256] += 1 + (rng() % 4 == 0 ? rng() % 1000000 : rng() % 50);
+    for (int i = 0; i < distinct; ++i)
+      counts[rng() % 256] += 1 + (rng() % 4 == 0 ? rng() % 1000000 : rng() % 50);
     int p = 12 + trial % 4;
     auto f = normalize_frequencies(counts, p);
     uint64_t sum = 0;
