@@ -2,6 +2,8 @@
 // input scales, then per tensor quantize to INT8, prune and entropy-code into the container.
 #include "quant/compress_model.h"
 
+#include "model/dcllm_model_metadata.h"
+
 #include <chrono>
 #include <cmath>
 #include <fstream>
@@ -106,25 +108,6 @@ Expected<std::string> read_text(const std::string& path) {
   return ss.str();
 }
 
-nlohmann::json config_json(const ModelConfig& c) {
-  return {{"architecture", c.architecture},
-          {"family", std::string(family_name(c.family))},
-          {"dim", c.dim},
-          {"hidden_dim", c.hidden_dim},
-          {"n_layers", c.n_layers},
-          {"n_heads", c.n_heads},
-          {"n_kv_heads", c.n_kv_heads},
-          {"head_dim", c.head_dim},
-          {"vocab_size", c.vocab_size},
-          {"seq_len", c.seq_len},
-          {"norm_eps", c.norm_eps},
-          {"rope_theta", c.rope_theta},
-          {"rope_dim", c.rope_dim},
-          {"rope_style", std::string(rope_style_name(c.rope_style))},
-          {"tied_classifier", c.tied_classifier},
-          {"attn_qkv_bias", c.attn_qkv_bias}};
-}
-
 Expected<nlohmann::json> vocab_json(const Vocab& v, const std::string& path) {
   for (size_t i = 0; i < v.tokens.size(); ++i) {
     if (!is_valid_utf8(v.tokens[i])) {
@@ -135,21 +118,8 @@ Expected<nlohmann::json> vocab_json(const Vocab& v, const std::string& path) {
   for (const std::string& m : v.merges) {
     if (!is_valid_utf8(m)) return Unsupported(path + ": a BPE merge is not valid UTF-8");
   }
-  std::vector<int32_t> types;
-  for (TokenType t : v.types) types.push_back(static_cast<int32_t>(t));
-  return nlohmann::json{
-      {"kind", v.kind == VocabKind::kSentencePiece ? "sentencepiece" : "byte_level_bpe"},
-      {"tokens", v.tokens},
-      {"scores", v.scores},
-      {"types", types},
-      {"merges", v.merges},
-      {"bos_id", v.bos_id},
-      {"eos_id", v.eos_id},
-      {"unk_id", v.unk_id},
-      {"add_bos", v.add_bos},
-      {"add_space_prefix", v.add_space_prefix},
-      {"llama2c_pieces", v.llama2c_pieces},
-      {"pre_tokenizer", v.pre_tokenizer}};
+  // The same serialisation the .dcllm model reader parses back (dcllm_model_metadata.h).
+  return vocab_to_json(v);
 }
 
 // Order-0 entropy (bits per symbol) and zero count of INT8 symbols.
@@ -265,7 +235,7 @@ Expected<CompressReport> compress_model(const CompressOptions& o) {
   nlohmann::json meta;
   meta["format"] = "dcllm-model";
   meta["version"] = 1;
-  meta["config"] = config_json(scaled.model.config);
+  meta["config"] = model_config_to_json(scaled.model.config);
   meta["vocab"] = std::move(vocab);
   meta["compression"] = nlohmann::json::parse(r.settings.dump());
   nlohmann::json calib = nlohmann::json::object();
