@@ -8,6 +8,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "model/dcllm_model_metadata.h"
 #include "model/dcllm_model_reader.h"
 #include "model/model_loader.h"
 #include "runtime/generate.h"
@@ -151,7 +152,9 @@ void add_bench_run_command(CLI::App& bench, Action& action) {
   auto args = std::make_shared<BenchRunArgs>();
   auto* cmd = bench.add_subcommand(
       "run", "Prompt and generation tokens/s and peak RSS (a .dcllm: W8A8 next to float32)");
-  cmd->add_option("model", args->model, "Model file: llama2.c .bin, .gguf or .dcllm")->required();
+  cmd->add_option("model", args->model,
+                  "Model: llama2.c .bin, .gguf, .dcllm, or a Hugging Face directory")
+      ->required();
   cmd->add_option("--tokenizer", args->tokenizer, "llama2.c tokenizer.bin (not needed to time)");
   cmd->add_option("--prompt-tokens", args->prompt_tokens, "Prompt length, processed as one batch")
       ->capture_default_str();
@@ -169,21 +172,7 @@ Status inspect_model_file(const std::string& path, bool json) {
   load.load_weights = false;
   DCLLM_ASSIGN_OR_RETURN(Model model, load_model(path, load));
   const ModelConfig& c = model.config;
-  nlohmann::json config = {{"architecture", c.architecture},
-                           {"family", family_name(c.family)},
-                           {"dim", c.dim},
-                           {"hidden_dim", c.hidden_dim},
-                           {"n_layers", c.n_layers},
-                           {"n_heads", c.n_heads},
-                           {"n_kv_heads", c.n_kv_heads},
-                           {"head_dim", c.head_dim},
-                           {"vocab_size", c.vocab_size},
-                           {"seq_len", c.seq_len},
-                           {"norm_eps", c.norm_eps},
-                           {"rope_theta", c.rope_theta},
-                           {"rope_style", rope_style_name(c.rope_style)},
-                           {"tied_classifier", c.tied_classifier},
-                           {"attn_qkv_bias", c.attn_qkv_bias}};
+  const nlohmann::json config = model_config_to_json(c);  // the .dcllm metadata schema
   if (json) {
     nlohmann::json tensors = nlohmann::json::array();
     for (const auto& t : model.tensors()) {

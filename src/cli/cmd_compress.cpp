@@ -57,7 +57,8 @@ void add_compress_command(CLI::App& app, Action& action) {
   o.threads = default_thread_count();
   auto* cmd = app.add_subcommand(
       "compress", "Calibrate, scale, INT8-quantize, prune and entropy-code a model into .dcllm");
-  cmd->add_option("model", o.model_path, "Model file: llama2.c .bin or .gguf")->required();
+  cmd->add_option("model", o.model_path, "Model: llama2.c .bin, .gguf, or a Hugging Face directory")
+      ->required();
   cmd->add_option("-o,--output", o.output_path, "Output .dcllm file")->required();
   cmd->add_option("--calib", o.calib_path, "UTF-8 calibration text")->required();
   cmd->add_option("--tokenizer", o.tokenizer_path,

@@ -98,7 +98,9 @@ void add_ppl_command(CLI::App& app, Action& action) {
   auto args = std::make_shared<PplArgs>();
   auto* cmd = app.add_subcommand("ppl", "Perplexity of a model on a text file");
   cmd->footer(kProtocol);
-  cmd->add_option("model", args->model, "Model file: llama2.c .bin, .gguf or .dcllm")->required();
+  cmd->add_option("model", args->model,
+                  "Model: llama2.c .bin, .gguf, .dcllm, or a Hugging Face directory")
+      ->required();
   cmd->add_option("--tokenizer", args->tokenizer,
                   "llama2.c tokenizer.bin (for .bin models; default: tokenizer.bin beside it)");
   cmd->add_option("--text", args->text, "UTF-8 text file to score")->required();

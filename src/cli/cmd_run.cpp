@@ -60,7 +60,9 @@ void add_run_command(CLI::App& app, Action& action) {
   auto args = std::make_shared<RunArgs>();
   auto* cmd =
       app.add_subcommand("run", "Generate text from a prompt with a model (.bin, .gguf, .dcllm)");
-  cmd->add_option("model", args->model, "Model file: llama2.c .bin, .gguf or .dcllm")->required();
+  cmd->add_option("model", args->model,
+                  "Model: llama2.c .bin, .gguf, .dcllm, or a Hugging Face directory")
+      ->required();
   cmd->add_option("--tokenizer", args->tokenizer,
                   "llama2.c tokenizer.bin (for .bin models; default: tokenizer.bin beside it)");
   cmd->add_option("-p,--prompt", args->prompt, "Prompt text (default: empty, start from BOS)");

@@ -81,7 +81,10 @@ json model_config_to_json(const ModelConfig& c) {
           {"rope_dim", c.rope_dim},
           {"rope_style", std::string(rope_style_name(c.rope_style))},
           {"tied_classifier", c.tied_classifier},
-          {"attn_qkv_bias", c.attn_qkv_bias}};
+          {"attn_qkv_bias", c.attn_qkv_bias},
+          {"activation", std::string(activation_name(c.activation))},
+          {"embd_dim", c.embedding_width()},
+          {"pre_norm", c.pre_norm}};
 }
 
 json vocab_to_json(const Vocab& v) {
@@ -122,9 +125,30 @@ Expected<ModelConfig> model_config_from_json(const json& j, const std::string& f
   DCLLM_RETURN_IF_ERROR(r.string("rope_style", &rope));
   DCLLM_RETURN_IF_ERROR(r.boolean("tied_classifier", &c.tied_classifier));
   DCLLM_RETURN_IF_ERROR(r.boolean("attn_qkv_bias", &c.attn_qkv_bias));
-  if (family != family_name(ModelFamily::kLlama))
-    return Unsupported(file + ": model family '" + family + "' is not supported");
-  c.family = ModelFamily::kLlama;
+  bool known = false;
+  for (ModelFamily f : {ModelFamily::kLlama, ModelFamily::kOpt, ModelFamily::kGpt2}) {
+    if (family == family_name(f)) {
+      c.family = f;
+      known = true;
+    }
+  }
+  if (!known) return Unsupported(file + ": model family '" + family + "' is not supported");
+  // Written since the OPT / GPT-2 families joined; files from before are Llama (SiLU, pre-norm).
+  if (j.contains("activation")) {
+    std::string act;
+    DCLLM_RETURN_IF_ERROR(r.string("activation", &act));
+    known = false;
+    for (Activation a :
+         {Activation::kSilu, Activation::kRelu, Activation::kGeluTanh, Activation::kGelu}) {
+      if (act == activation_name(a)) {
+        c.activation = a;
+        known = true;
+      }
+    }
+    if (!known) return Corrupt(file + ": metadata config.activation '" + act + "' is unknown");
+  }
+  if (j.contains("embd_dim")) DCLLM_RETURN_IF_ERROR(r.integer("embd_dim", &c.embd_dim));
+  if (j.contains("pre_norm")) DCLLM_RETURN_IF_ERROR(r.boolean("pre_norm", &c.pre_norm));
   if (rope == rope_style_name(RopeStyle::kInterleaved) || rope == "interleaved") {
     c.rope_style = RopeStyle::kInterleaved;
   } else if (rope == rope_style_name(RopeStyle::kHalves) || rope == "halves") {

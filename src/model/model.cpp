@@ -8,6 +8,24 @@ std::string_view family_name(ModelFamily f) {
   switch (f) {
     case ModelFamily::kLlama:
       return "llama";
+    case ModelFamily::kOpt:
+      return "opt";
+    case ModelFamily::kGpt2:
+      return "gpt2";
+  }
+  return "?";
+}
+
+std::string_view activation_name(Activation a) {
+  switch (a) {
+    case Activation::kSilu:
+      return "silu";
+    case Activation::kRelu:
+      return "relu";
+    case Activation::kGeluTanh:
+      return "gelu_tanh";
+    case Activation::kGelu:
+      return "gelu";
   }
   return "?";
 }

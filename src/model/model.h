@@ -19,6 +19,16 @@ namespace dcllm {
 // Families share one transformer skeleton; ArchSpec (runtime/arch_spec.h) says how they differ.
 enum class ModelFamily {
   kLlama,  // Llama 1/2/3, Mistral, SmolLM, Qwen2: RMSNorm, RoPE, SwiGLU
+  kOpt,    // OPT: LayerNorm (pre or post), learned positions, ReLU MLP, biases, project_in/out
+  kGpt2,   // GPT-2: pre-LayerNorm, learned positions, GELU (tanh) MLP, biases, tied classifier
+};
+
+// The MLP's non-linearity: the gate's in a gated (SwiGLU) MLP, the hidden layer's otherwise.
+enum class Activation {
+  kSilu,      // z·σ(z)
+  kRelu,      // max(z, 0)
+  kGeluTanh,  // GPT-2's "gelu_new": tanh approximation
+  kGelu,      // exact, with erf
 };
 
 // How RoPE pairs up the dimensions of a head.
@@ -29,6 +39,7 @@ enum class RopeStyle {
 
 std::string_view family_name(ModelFamily f);
 std::string_view rope_style_name(RopeStyle r);
+std::string_view activation_name(Activation a);
 
 struct ModelConfig {
   std::string architecture;  // as the file names it: "llama", "qwen2", "llama2.c"
@@ -46,7 +57,16 @@ struct ModelConfig {
   int64_t rope_dim = 0;  // rotated dimensions per head (== head_dim for all we read)
   RopeStyle rope_style = RopeStyle::kInterleaved;
   bool tied_classifier = false;  // logits use token_embd.weight
-  bool attn_qkv_bias = false;    // Qwen2
+  bool attn_qkv_bias = false;    // Qwen2 (OPT and GPT-2 have biases on every linear anyway)
+  Activation activation = Activation::kSilu;
+  // Width of the token embeddings and the classifier's input when it differs from dim (OPT's
+  // word_embed_proj_dim: proj_in/proj_out map between the two); 0 = dim.
+  int64_t embd_dim = 0;
+  // false: post-norm blocks (OPT's do_layer_norm_before = false): the norm follows each residual
+  // add and there is no final norm.
+  bool pre_norm = true;
+
+  int64_t embedding_width() const { return embd_dim > 0 ? embd_dim : dim; }
 };
 
 // One named tensor. Shapes are row-major, outermost first: a linear weight is {out, in}.
@@ -63,9 +83,11 @@ struct ModelTensor {
   int64_t numel() const;
 };
 
-// Canonical tensor names (GGUF's): "token_embd.weight", "output_norm.weight", "output.weight",
-// "blk.N.attn_norm.weight", "blk.N.attn_{q,k,v,output}.{weight,bias}",
-// "blk.N.ffn_norm.weight", "blk.N.ffn_{gate,up,down}.weight".
+// Canonical tensor names (GGUF's): "token_embd.weight", "output_norm.{weight,bias}",
+// "output.weight", "blk.N.attn_norm.{weight,bias}", "blk.N.attn_{q,k,v,output}.{weight,bias}",
+// "blk.N.ffn_norm.{weight,bias}", "blk.N.ffn_{gate,up,down}.{weight,bias}"; learned positions
+// "pos_embd.weight" [seq_len, dim] (row p is position p); OPT's "proj_in.weight" [dim, embd_dim]
+// and "proj_out.weight" [embd_dim, dim]. A plain MLP has ffn_up (fc1, c_fc) and ffn_down.
 std::string layer_tensor_name(int64_t layer, std::string_view suffix);
 
 class Model {

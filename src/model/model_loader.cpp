@@ -1,6 +1,7 @@
-// Format dispatch: GGUF files announce themselves with "GGUF"; llama2.c checkpoints have no
-// magic, so any other file is read as one when it ends in .bin. The mapping is shared with the
-// Model, so F32 tensors stay views into it.
+// Format dispatch: a directory with config.json (or a file inside one: config.json, *.safetensors)
+// is a Hugging Face checkpoint; GGUF files announce themselves with "GGUF"; llama2.c checkpoints
+// have no magic, so any other file is read as one when it ends in .bin. The mapping is shared
+// with the Model, so F32 tensors stay views into it.
 #include "model/model_loader.h"
 
 #include <unistd.h>
@@ -12,6 +13,7 @@
 #include "dcllm/container.h"
 #include "model/dcllm_model_reader.h"
 #include "model/gguf_reader.h"
+#include "model/hf_reader.h"
 #include "model/llama2c_reader.h"
 #include "model/tokenizer.h"
 
@@ -23,9 +25,31 @@ bool ends_with(const std::string& s, const std::string& suffix) {
          s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
+// The checkpoint directory `path` names, or "" when it is not a Hugging Face checkpoint.
+std::string hf_checkpoint_dir(const std::string& path) {
+  if (is_hf_checkpoint_dir(path)) return path;
+  if (ends_with(path, "config.json") || ends_with(path, ".safetensors") ||
+      ends_with(path, ".safetensors.index.json")) {
+    const auto slash = path.find_last_of('/');
+    const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
+    if (is_hf_checkpoint_dir(dir)) return dir;
+  }
+  return "";
+}
+
 }  // namespace
 
 Expected<Model> load_model(const std::string& path, const LoadOptions& opts) {
+  if (const std::string dir = hf_checkpoint_dir(path); !dir.empty()) {
+    DCLLM_ASSIGN_OR_RETURN(Model m, read_hf_checkpoint(dir, opts));
+    if (!opts.tokenizer_path.empty()) {
+      DCLLM_ASSIGN_OR_RETURN(
+          Vocab vocab,
+          load_llama2c_vocab(opts.tokenizer_path, static_cast<int32_t>(m.config.vocab_size)));
+      m.vocab = std::move(vocab);
+    }
+    return m;
+  }
   DCLLM_ASSIGN_OR_RETURN(MappedFile mapped, MappedFile::open(path));
   auto file = std::make_shared<MappedFile>(std::move(mapped));
   ModelSource src{path, file->bytes(), file};
@@ -48,7 +72,9 @@ Expected<Model> load_model(const std::string& path, const LoadOptions& opts) {
   } else if (ends_with(path, ".bin")) {
     model = read_llama2c(src, opts);
   } else {
-    return Unsupported(path + ": unknown model format (expected a .gguf file or a llama2.c .bin)");
+    return Unsupported(path +
+                       ": unknown model format (expected a .gguf file, a llama2.c .bin or a "
+                       "Hugging Face directory with config.json)");
   }
   if (!model.ok()) return model.status();
 
@@ -72,8 +98,8 @@ Expected<Model> load_model(const std::string& path, const LoadOptions& opts) {
 Expected<Tokenizer> tokenizer_for(const Model& model) {
   if (!model.vocab) {
     return InvalidArgument(model.path +
-                           ": the model carries no vocabulary; pass --tokenizer FILE "
-                           "(a llama2.c tokenizer.bin)");
+                           ": the model carries no vocabulary (no tokenizer.json); pass "
+                           "--tokenizer FILE (a llama2.c tokenizer.bin)");
   }
   auto tok = Tokenizer::create(*model.vocab);
   if (!tok.ok()) return Status(tok.status().code(), model.path + ": " + tok.status().message());

@@ -62,7 +62,8 @@ Status check_vocab_shape(const Vocab& v) {
 bool is_special(const Vocab& v, size_t id) {
   TokenType type = type_of(v, id);
   if (type == TokenType::kUserDefined) return true;
-  return v.kind == VocabKind::kByteLevelBpe && type == TokenType::kControl;
+  return type == TokenType::kControl &&
+         (v.kind == VocabKind::kByteLevelBpe || v.control_pieces_in_text);
 }
 
 void build_specials(Tokenizer::Tables& t) {
@@ -88,6 +89,30 @@ int32_t match_special(const Tokenizer::Tables& t, std::string_view text) {
 }
 
 }  // namespace
+
+Status build_ranked_merges(Tokenizer::Tables& t,
+                           const std::unordered_map<std::string_view, int32_t>& id_of) {
+  const Vocab& v = t.vocab;
+  if (v.merges.size() > static_cast<size_t>(std::numeric_limits<int32_t>::max())) {
+    return InvalidArgument("tokenizer: too many merges (" + std::to_string(v.merges.size()) + ")");
+  }
+  t.merges.reserve(v.merges.size());
+  for (size_t rank = 0; rank < v.merges.size(); ++rank) {
+    // A merge naming pieces the vocab lacks can never apply; skipping it is what llama.cpp and
+    // Hugging Face effectively do with such entries.
+    const std::string& m = v.merges[rank];
+    const size_t space = m.find(' ', 1);
+    if (space == std::string::npos) continue;
+    auto left = id_of.find(std::string_view(m).substr(0, space));
+    auto right = id_of.find(std::string_view(m).substr(space + 1));
+    if (left == id_of.end() || right == id_of.end()) continue;
+    auto result = id_of.find(v.tokens[left->second] + v.tokens[right->second]);
+    if (result == id_of.end()) continue;
+    t.merges.emplace(merge_pair_key(left->second, right->second),
+                     Tokenizer::Tables::Merge{static_cast<int32_t>(rank), result->second});
+  }
+  return Status::Ok();
+}
 
 int parse_byte_piece(std::string_view piece) {
   if (piece.size() != 6 || !piece.starts_with("<0x") || piece[5] != '>') return -1;
@@ -146,6 +171,10 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_bos) cons
   out.reserve(text.size() / 3 + 2);
   if (add_bos && t.vocab.bos_id >= 0) out.push_back(t.vocab.bos_id);
   auto encode_stretch = [&](size_t begin, size_t end) {
+    // The SentencePiece dummy prefix goes before the text, or before every stretch between
+    // special pieces (Hugging Face's Prepend normalizer runs on each such stretch).
+    const bool prefixed = begin == 0 || t.vocab.space_prefix_every_segment;
+    const size_t segment_begin = begin;
     // Symbol positions are 32-bit; a stretch past kMaxStretch bytes is cut (at a character
     // boundary) and its parts encoded apart, which only changes merges across the cut.
     while (begin < end) {
@@ -156,7 +185,7 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_bos) cons
       }
       std::string_view stretch = text.substr(begin, cut - begin);
       if (t.vocab.kind == VocabKind::kSentencePiece) {
-        encode_sentencepiece(t, stretch, begin == 0, out);
+        encode_sentencepiece(t, stretch, prefixed && begin == segment_begin, out);
       } else {
         encode_byte_level_bpe(t, stretch, out);
       }

@@ -25,10 +25,15 @@ namespace dcllm {
 // written "▁" before lookup (GGUF `llama`). Byte-fallback tokens never merge further, and
 // control/unknown/byte pieces are never produced by merging (SentencePiece does the same).
 // kUserDefined pieces are matched as whole strings before anything else.
+// With Vocab::merges (a Hugging Face tokenizer.json), only the listed pairs merge, lowest rank
+// first, and scores are not needed; control_pieces_in_text, space_prefix_every_segment,
+// no_space_prefix_before_space and ignore_merges follow HF's added-token, Prepend-normalizer,
+// Metaspace and ignore_merges rules.
 //
 // Byte-level BPE (VocabKind::kByteLevelBpe): kControl and kUserDefined pieces are matched as whole
 // strings first (longest first); the rest is split by the GPT-2 pre-tokenizer regex, each piece's
-// bytes are mapped through GPT-2's bytes_to_unicode table, and Vocab::merges apply by rank.
+// bytes are mapped through GPT-2's bytes_to_unicode table, and Vocab::merges apply by rank
+// (with ignore_merges, a pre-token that is itself a piece is taken whole).
 //
 // bos_id/eos_id/unk_id may be -1 (the vocab has no such token); encode(text, true) then adds
 // nothing for BOS.

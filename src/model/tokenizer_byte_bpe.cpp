@@ -15,10 +15,6 @@ bool is_printable_latin1(uint8_t b) {
   return (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE);
 }
 
-uint64_t pair_key(int32_t left, int32_t right) {
-  return (static_cast<uint64_t>(static_cast<uint32_t>(left)) << 32) | static_cast<uint32_t>(right);
-}
-
 // Decoded bytes of a byte-level piece; characters outside the GPT-2 table pass through as UTF-8.
 std::string decode_byte_level_piece(std::string_view piece,
                                     const std::unordered_map<char32_t, uint8_t>& to_byte) {
@@ -54,9 +50,7 @@ std::string gpt2_byte_piece(uint8_t byte) {
 }
 
 Status build_byte_level_bpe_tables(Tokenizer::Tables& t) {
-  // llama.cpp's names for the GPT-2 split that also cuts digits one by one.
-  for (std::string_view name : {"smollm", "starcoder", "refact", "command-r"})
-    if (t.vocab.pre_tokenizer == name) t.pre_tokenizer = PreTokenizer::kDigitsSplit;
+  t.pre_tokenizer = pre_tokenizer_from_name(t.vocab.pre_tokenizer);
   const Vocab& v = t.vocab;
   const size_t n = v.tokens.size();
   std::unordered_map<std::string_view, int32_t> id_of;
@@ -67,29 +61,16 @@ Status build_byte_level_bpe_tables(Tokenizer::Tables& t) {
   for (int b = 0; b < 256; ++b) {
     const uint8_t byte = static_cast<uint8_t>(b);
     to_byte.emplace(gpt2_byte_to_codepoint(byte), byte);
+    t.byte_piece[b] = gpt2_byte_piece(byte);
     // Real vocabs (SmolLM2's) lack a few control bytes that never occurred in training; text
     // holding such a byte encodes it as the unknown token, or drops it when there is none.
     auto it = id_of.find(gpt2_byte_piece(byte));
     t.byte_token[b] = it != id_of.end() ? it->second : -1;
   }
 
-  if (v.merges.size() > static_cast<size_t>(std::numeric_limits<int32_t>::max())) {
-    return InvalidArgument("tokenizer: too many merges (" + std::to_string(v.merges.size()) + ")");
-  }
-  t.merges.reserve(v.merges.size());
-  for (size_t rank = 0; rank < v.merges.size(); ++rank) {
-    // A merge naming pieces the vocab lacks can never apply; skipping it is what llama.cpp and
-    // Hugging Face effectively do with such entries.
-    const std::string& m = v.merges[rank];
-    const size_t space = m.find(' ', 1);
-    if (space == std::string::npos) continue;
-    auto left = id_of.find(std::string_view(m).substr(0, space));
-    auto right = id_of.find(std::string_view(m).substr(space + 1));
-    if (left == id_of.end() || right == id_of.end()) continue;
-    auto result = id_of.find(v.tokens[left->second] + v.tokens[right->second]);
-    if (result == id_of.end()) continue;
-    t.merges.emplace(pair_key(left->second, right->second),
-                     Tokenizer::Tables::Merge{static_cast<int32_t>(rank), result->second});
+  DCLLM_RETURN_IF_ERROR(build_ranked_merges(t, id_of));
+  if (v.ignore_merges) {
+    for (const auto& [piece, id] : id_of) t.piece_to_id.emplace(piece, id);
   }
 
   t.token_text.resize(n);
@@ -113,11 +94,20 @@ void encode_byte_level_bpe(const Tokenizer::Tables& t, std::string_view text,
   std::vector<PendingMerge> heap;
   auto find_merge = [&](const MergeSymbol& l,
                         const MergeSymbol& r) -> std::optional<MergeCandidate> {
-    auto it = t.merges.find(pair_key(l.id, r.id));
+    auto it = t.merges.find(merge_pair_key(l.id, r.id));
     if (it == t.merges.end()) return std::nullopt;
     return MergeCandidate{static_cast<double>(it->second.rank), it->second.result};
   };
+  std::string mapped;
   for (std::string_view word : words) {
+    if (t.vocab.ignore_merges) {
+      mapped.clear();
+      for (char c : word) mapped += t.byte_piece[static_cast<uint8_t>(c)];
+      if (auto it = t.piece_to_id.find(mapped); it != t.piece_to_id.end()) {
+        out.push_back(it->second);
+        continue;
+      }
+    }
     symbols.clear();
     for (size_t i = 0; i < word.size(); ++i) {
       int32_t id = t.byte_token[static_cast<uint8_t>(word[i])];

@@ -1,6 +1,8 @@
-// GPT-2 pre-tokenizer: the alternatives of the split regex tried in order at each position, as a
-// backtracking regex engine would, over classified code points.
+// GPT-2, Llama-3 and Qwen2 pre-tokenizers: the alternatives of the split regex tried in order at
+// each position, as a backtracking regex engine would, over classified code points.
 #include "model/tokenizer_pretokenize.h"
+
+#include <algorithm>
 
 namespace dcllm {
 
@@ -46,15 +48,11 @@ size_t contraction_length(const std::vector<ClassifiedChar>& chars, size_t i) {
   return 0;
 }
 
+void classify(std::string_view text, std::vector<ClassifiedChar>& chars);
+
 void split_gpt2(std::string_view text, std::vector<ClassifiedChar>& chars,
                 std::vector<std::string_view>& out) {
-  chars.clear();
-  for (size_t pos = 0; pos < text.size();) {
-    Utf8Char c = decode_utf8_char(text.substr(pos));
-    chars.push_back({static_cast<uint32_t>(pos), c.cp,
-                     c.valid ? classify_codepoint(c.cp) : CodepointClass::kOther});
-    pos += c.len;
-  }
+  classify(text, chars);
   const size_t n = chars.size();
   auto emit = [&](size_t from, size_t to) {
     size_t begin = chars[from].offset;
@@ -92,7 +90,110 @@ void split_gpt2(std::string_view text, std::vector<ClassifiedChar>& chars,
   }
 }
 
+bool is_line_break(char32_t c) {
+  return c == '\r' || c == '\n';
+}
+
+// ASCII lower case, plus U+017F (long s), which case-insensitive matching folds to 's'.
+char32_t fold_case(char32_t c) {
+  if (c >= 'A' && c <= 'Z') return c + ('a' - 'A');
+  return c == 0x17F ? 's' : c;
+}
+
+// Length in characters of a contraction matched case-insensitively at chars[i], or 0.
+size_t contraction_length_any_case(const std::vector<ClassifiedChar>& chars, size_t i) {
+  if (chars[i].cp != '\'' || i + 1 >= chars.size()) return 0;
+  const char32_t a = fold_case(chars[i + 1].cp);
+  if (is_contraction_letter(a)) return 2;
+  if (i + 2 >= chars.size()) return 0;
+  const char32_t b = fold_case(chars[i + 2].cp);
+  if ((a == 'r' && b == 'e') || (a == 'v' && b == 'e') || (a == 'l' && b == 'l')) return 3;
+  return 0;
+}
+
+void classify(std::string_view text, std::vector<ClassifiedChar>& chars) {
+  chars.clear();
+  for (size_t pos = 0; pos < text.size();) {
+    Utf8Char c = decode_utf8_char(text.substr(pos));
+    chars.push_back({static_cast<uint32_t>(pos), c.cp,
+                     c.valid ? classify_codepoint(c.cp) : CodepointClass::kOther});
+    pos += c.len;
+  }
+}
+
+// The Llama-3 regex (Qwen2's with max_digits 1); alternatives tried in order at each position.
+void split_llama3(std::string_view text, size_t max_digits, std::vector<ClassifiedChar>& chars,
+                  std::vector<std::string_view>& out) {
+  classify(text, chars);
+  const size_t n = chars.size();
+  auto emit = [&](size_t from, size_t to) {
+    size_t begin = chars[from].offset;
+    size_t end = to < n ? chars[to].offset : text.size();
+    out.push_back(text.substr(begin, end - begin));
+  };
+  auto run_end = [&](size_t from, CodepointClass cls) {
+    while (from < n && chars[from].cls == cls) ++from;
+    return from;
+  };
+  using enum CodepointClass;
+  size_t i = 0;
+  while (i < n) {
+    if (size_t len = contraction_length_any_case(chars, i)) {
+      emit(i, i + len);
+      i += len;
+      continue;
+    }
+    const CodepointClass cls = chars[i].cls;
+    // `[^\r\n\p{L}\p{N}]?\p{L}+`: one optional character that is no letter, number or line
+    // break (white space included), then letters.
+    size_t j = i;
+    if (cls != kLetter && cls != kNumber && !is_line_break(chars[i].cp)) j = i + 1;
+    if (j < n && chars[j].cls == kLetter) {
+      const size_t end = run_end(j, kLetter);
+      emit(i, end);
+      i = end;
+      continue;
+    }
+    if (cls == kNumber) {  // `\p{N}{1,3}`
+      const size_t end = std::min(run_end(i, kNumber), i + max_digits);
+      emit(i, end);
+      i = end;
+      continue;
+    }
+    // ` ?[^\s\p{L}\p{N}]+[\r\n]*`
+    j = i;
+    if (chars[i].cp == ' ' && i + 1 < n && chars[i + 1].cls == kOther) j = i + 1;
+    if (chars[j].cls == kOther) {
+      size_t end = run_end(j, kOther);
+      while (end < n && is_line_break(chars[end].cp)) ++end;
+      emit(i, end);
+      i = end;
+      continue;
+    }
+    // White space from here. `\s*[\r\n]+` ends at the run's last line break.
+    const size_t run = run_end(i, kWhitespace);
+    size_t end = run;
+    while (end > i && !is_line_break(chars[end - 1].cp)) --end;
+    if (end == i) {
+      // `\s+(?!\S)` leaves the last white space to a following non-space; `\s+` otherwise.
+      end = run;
+      if (run < n && run - i >= 2) --end;
+    }
+    emit(i, end);
+    i = end;
+  }
+}
+
 }  // namespace
+
+PreTokenizer pre_tokenizer_from_name(std::string_view name) {
+  for (std::string_view digits : {"smollm", "starcoder", "refact", "command-r"}) {
+    if (name == digits) return PreTokenizer::kDigitsSplit;
+  }
+  if (name == "llama-bpe" || name == "llama3") return PreTokenizer::kLlama3;
+  if (name == "qwen2") return PreTokenizer::kQwen2;
+  return PreTokenizer::kGpt2;
+}
 
 CodepointClass classify_codepoint(char32_t cp) {
   if (cp < 0x80) {
@@ -132,9 +233,18 @@ Utf8Char decode_utf8_char(std::string_view s) {
 
 void pretokenize(PreTokenizer kind, std::string_view text, std::vector<std::string_view>& out) {
   std::vector<ClassifiedChar> chars;
-  if (kind == PreTokenizer::kGpt2) {
-    split_gpt2(text, chars, out);
-    return;
+  switch (kind) {
+    case PreTokenizer::kGpt2:
+      split_gpt2(text, chars, out);
+      return;
+    case PreTokenizer::kLlama3:
+      split_llama3(text, 3, chars, out);
+      return;
+    case PreTokenizer::kQwen2:
+      split_llama3(text, 1, chars, out);
+      return;
+    case PreTokenizer::kDigitsSplit:
+      break;
   }
   // kDigitsSplit: each number character stands alone; the text between goes through GPT-2.
   size_t segment = 0;

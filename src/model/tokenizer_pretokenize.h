@@ -1,5 +1,5 @@
-// Pre-tokenization for byte-level BPE: the GPT-2 split regex written out by hand, over UTF-8
-// with a Unicode letter/number/whitespace classification (no regex library).
+// Pre-tokenization for byte-level BPE: the GPT-2 (and Llama-3/Qwen2) split regexes written out
+// by hand, over UTF-8 with a Unicode letter/number/whitespace classification (no regex library).
 #pragma once
 
 // How close this is to the regex: \p{L} and \p{N} are exact for Unicode 14.0 (a table generated
@@ -38,7 +38,17 @@ enum class PreTokenizer {
   // llama.cpp's "smollm" (also starcoder, refact, command-r): every \p{N} on its own first, then
   // the GPT-2 regex on the text between.
   kDigitsSplit,
+  // Llama-3 (llama.cpp's "llama-bpe"):
+  // (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|
+  // \s*[\r\n]+|\s+(?!\S)|\s+
+  kLlama3,
+  // Qwen2: the Llama-3 regex with \p{N} (one number character) for \p{N}{1,3}.
+  kQwen2,
 };
+
+// The PreTokenizer a Vocab::pre_tokenizer name (llama.cpp's tokenizer.ggml.pre) stands for;
+// names it does not know get kGpt2.
+PreTokenizer pre_tokenizer_from_name(std::string_view name);
 
 // Appends the pieces of `text` to `out`, in order; they cover `text` exactly. Malformed UTF-8
 // bytes count as "other" characters, so arbitrary bytes split without loss.

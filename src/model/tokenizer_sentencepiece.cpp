@@ -1,5 +1,6 @@
 // SentencePiece-style BPE with byte fallback, as llama2.c's run.c encodes: characters become
-// pieces (or <0xXX> bytes), then the best-scoring adjacent pair merges until none is a piece.
+// pieces (or <0xXX> bytes), then the best-scoring adjacent pair merges until none is a piece
+// (or, with Hugging Face's ranked merges, the lowest-ranked listed pair until none is listed).
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -42,7 +43,8 @@ size_t character_group_length(std::string_view s, size_t pos) {
 Status build_sentencepiece_tables(Tokenizer::Tables& t) {
   const Vocab& v = t.vocab;
   const size_t n = v.tokens.size();
-  if (v.scores.size() != n) {
+  const bool ranked = !v.merges.empty();
+  if (!ranked && v.scores.size() != n) {
     return InvalidArgument("tokenizer: sentencepiece vocab has " + std::to_string(n) +
                            " tokens but " + std::to_string(v.scores.size()) + " scores");
   }
@@ -75,16 +77,28 @@ Status build_sentencepiece_tables(Tokenizer::Tables& t) {
     t.strips_space_after_bos[id] =
         v.add_space_prefix && byte < 0 && t.token_text[id].starts_with(' ');
   }
-  // A piece merges only into a longer piece that starts or ends with it.
   t.never_merges.assign(n, 1);
-  for (const auto& [piece, id] : t.piece_to_id) {
-    const std::string_view p = piece;
-    for (size_t k = 1; k < p.size(); ++k) {
-      if (auto it = t.piece_to_id.find(p.substr(0, k)); it != t.piece_to_id.end()) {
-        t.never_merges[it->second] = 0;
-      }
-      if (auto it = t.piece_to_id.find(p.substr(k)); it != t.piece_to_id.end()) {
-        t.never_merges[it->second] = 0;
+  if (ranked) {
+    // Hugging Face BPE: only the listed pairs merge, into whatever piece they spell.
+    std::unordered_map<std::string_view, int32_t> id_of;
+    id_of.reserve(n);
+    for (size_t id = 0; id < n; ++id) id_of.emplace(v.tokens[id], static_cast<int32_t>(id));
+    DCLLM_RETURN_IF_ERROR(build_ranked_merges(t, id_of));
+    for (const auto& [key, merge] : t.merges) {
+      t.never_merges[static_cast<uint32_t>(key >> 32)] = 0;
+      t.never_merges[static_cast<uint32_t>(key)] = 0;
+    }
+  } else {
+    // A piece merges only into a longer piece that starts or ends with it.
+    for (const auto& [piece, id] : t.piece_to_id) {
+      const std::string_view p = piece;
+      for (size_t k = 1; k < p.size(); ++k) {
+        if (auto it = t.piece_to_id.find(p.substr(0, k)); it != t.piece_to_id.end()) {
+          t.never_merges[it->second] = 0;
+        }
+        if (auto it = t.piece_to_id.find(p.substr(k)); it != t.piece_to_id.end()) {
+          t.never_merges[it->second] = 0;
+        }
       }
     }
   }
@@ -103,7 +117,7 @@ Status build_sentencepiece_tables(Tokenizer::Tables& t) {
   return Status::Ok();
 }
 
-void encode_sentencepiece(const Tokenizer::Tables& t, std::string_view text, bool at_text_start,
+void encode_sentencepiece(const Tokenizer::Tables& t, std::string_view text, bool space_prefix,
                           std::vector<int32_t>& out) {
   const Vocab& v = t.vocab;
   const std::string_view space = v.llama2c_pieces ? std::string_view(" ") : kSpaceMark;
@@ -111,13 +125,22 @@ void encode_sentencepiece(const Tokenizer::Tables& t, std::string_view text, boo
   norm.reserve(text.size() + text.size() / 2 + space.size());
   // llama2.c emits the dummy prefix as a token of its own, so it never groups with continuation
   // bytes that follow it.
-  const bool prefix = v.add_space_prefix && at_text_start && !text.empty();
+  const bool prefix =
+      v.add_space_prefix && space_prefix && !text.empty() &&
+      !(v.no_space_prefix_before_space && (text.starts_with(' ') || text.starts_with(kSpaceMark)));
   if (prefix) norm += space;
   for (char c : text) {
     if (c == ' ') {
       norm += space;
     } else {
       norm += c;
+    }
+  }
+
+  if (v.ignore_merges && !norm.empty()) {
+    if (auto it = t.piece_to_id.find(norm); it != t.piece_to_id.end()) {
+      out.push_back(it->second);
+      return;
     }
   }
 
@@ -156,6 +179,11 @@ void encode_sentencepiece(const Tokenizer::Tables& t, std::string_view text, boo
   const std::string_view norm_view = norm;
   auto find_merge = [&](const MergeSymbol& l,
                         const MergeSymbol& r) -> std::optional<MergeCandidate> {
+    if (!v.merges.empty()) {
+      auto it = t.merges.find(merge_pair_key(l.id, r.id));
+      if (it == t.merges.end()) return std::nullopt;
+      return MergeCandidate{static_cast<double>(it->second.rank), it->second.result};
+    }
     const size_t total = size_t{l.len} + r.len;
     if (total > t.max_piece_bytes) return std::nullopt;
     auto it = t.piece_to_id.find(norm_view.substr(l.start, total));

@@ -24,7 +24,8 @@ struct Tokenizer::Tables {
   Vocab vocab;
 
   // Pieces that text can become, keyed as stored. SentencePiece: looked up per character and
-  // per merge; control, unknown and byte pieces are left out. Byte-level BPE: unused.
+  // per merge; control, unknown and byte pieces are left out. Byte-level BPE: every piece, for
+  // Vocab::ignore_merges only.
   std::unordered_map<std::string, int32_t, TransparentStringHash, std::equal_to<>> piece_to_id;
   size_t max_piece_bytes = 0;
   // SentencePiece: 1 where a piece is neither prefix nor suffix of a longer piece, so a symbol
@@ -35,7 +36,11 @@ struct Tokenizer::Tables {
   // -1 where the vocab has none.
   std::array<int32_t, 256> byte_token;
 
-  // Byte-level BPE merges, keyed by (left id << 32 | right id).
+  // Byte-level BPE: the GPT-2 character of each byte, as UTF-8.
+  std::array<std::string, 256> byte_piece;
+
+  // Ranked merges (byte-level BPE, and SentencePiece when Vocab::merges is not empty), keyed by
+  // merge_pair_key(left id, right id).
   struct Merge {
     int32_t rank;
     int32_t result;
@@ -53,6 +58,15 @@ struct Tokenizer::Tables {
   std::vector<uint8_t> strips_space_after_bos;
 };
 
+inline uint64_t merge_pair_key(int32_t left, int32_t right) {
+  return (static_cast<uint64_t>(static_cast<uint32_t>(left)) << 32) | static_cast<uint32_t>(right);
+}
+
+// Fills t.merges from t.vocab.merges, pieces looked up in `id_of`. Entries that name pieces the
+// vocab lacks, or whose concatenation is not a piece, can never apply and are skipped.
+Status build_ranked_merges(Tokenizer::Tables& t,
+                           const std::unordered_map<std::string_view, int32_t>& id_of);
+
 // The byte value of a "<0xXX>" piece, or -1.
 int parse_byte_piece(std::string_view piece);
 
@@ -64,9 +78,9 @@ std::string gpt2_byte_piece(uint8_t byte);
 // Appends UTF-8 of `cp` to `out`.
 void append_utf8(char32_t cp, std::string& out);
 
-// Encoders for one stretch of text that contains no special pieces. `at_text_start`: the
-// stretch begins the whole input (SentencePiece adds its dummy prefix only there).
-void encode_sentencepiece(const Tokenizer::Tables& t, std::string_view text, bool at_text_start,
+// Encoders for one stretch of text that contains no special pieces. `space_prefix`: the stretch
+// is one SentencePiece puts its dummy prefix before (when the vocab has add_space_prefix).
+void encode_sentencepiece(const Tokenizer::Tables& t, std::string_view text, bool space_prefix,
                           std::vector<int32_t>& out);
 void encode_byte_level_bpe(const Tokenizer::Tables& t, std::string_view text,
                            std::vector<int32_t>& out);

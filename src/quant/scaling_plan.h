@@ -16,29 +16,32 @@ namespace dcllm {
 
 // Where the inverse scale of a group goes.
 enum class ScaleFold {
-  kNormGain,  // RMSNorm gain [K]: q/k/v by attn_norm, gate/up by ffn_norm, classifier by
-              // output_norm
-  kRows,      // rows of the producing linear (and its bias): down's 1/s into ffn_up
-  kHeadRows,  // o_proj's input into attn_v's rows; grouped-query heads sharing a v row share s
-  kUnscaled,  // no place to fold (a tied classifier): s = 1
+  kNormGain,    // RMSNorm gain [K]: q/k/v by attn_norm, gate/up by ffn_norm, classifier by
+                // output_norm
+  kRows,        // rows of the producing linear (and its bias): down's 1/s into ffn_up
+  kHeadRows,    // o_proj's input into attn_v's rows; grouped-query heads sharing a v row share s
+  kInputScale,  // no exact fold (post-norm blocks, GELU before c_proj): the model gains a
+                // "<linear>.input_scale" tensor of 1/s that the runtime multiplies x by
+  kUnscaled,    // left as it is (a tied classifier, proj_in): s = 1
 };
 
 struct ScalingGroup {
   std::vector<std::string> linears;  // names without ".weight": "blk.0.attn_q", ...; [0] keys stats
   ScaleFold fold = ScaleFold::kUnscaled;
   std::string fold_weight;  // tensor receiving 1/s: "blk.0.attn_norm.weight", "blk.0.ffn_up.weight"
-  std::string fold_bias;    // its bias when the model has one ("blk.0.attn_v.bias"), else ""
+  std::string fold_bias;  // its bias when it has one ("blk.0.attn_v.bias", a LayerNorm's), else ""
 };
 
 struct ScalingPlan {
   std::vector<ScalingGroup> groups;  // forward order
 };
 
-// The plan for `config`'s family; kUnsupported naming the architecture when there is none.
+// The plan for `config`'s family, derived from its ArchSpec; kUnsupported naming the architecture
+// when there is none.
 Expected<ScalingPlan> scaling_plan_for(const ModelConfig& config);
 
 struct ScaledModel {
-  Model model;  // owns every tensor (float32 copies), 1/s folded in
+  Model model;  // owns every tensor (float32 copies), 1/s folded in, plus any input_scale tensors
   // The input scale s each linear's weight columns were multiplied by (all ones when unscaled).
   std::map<std::string, std::vector<float>> scales;
 };

@@ -15,6 +15,20 @@ void rmsnorm(float* o, const float* x, const float* w, size_t n, float eps) {
   for (size_t i = 0; i < n; ++i) o[i] = w[i] * (scale * x[i]);
 }
 
+void layernorm(float* o, const float* x, const float* w, const float* b, size_t n, float eps) {
+  // Two passes in double: a residual stream with a large mean loses digits in a one-pass float
+  // variance, and HF's reference keeps full float precision here.
+  double mean = 0.0;
+  for (size_t i = 0; i < n; ++i) mean += x[i];
+  mean /= static_cast<double>(n);
+  double var = 0.0;
+  for (size_t i = 0; i < n; ++i) var += (x[i] - mean) * (x[i] - mean);
+  var /= static_cast<double>(n);
+  const auto m = static_cast<float>(mean);
+  const auto inv = static_cast<float>(1.0 / std::sqrt(var + static_cast<double>(eps)));
+  for (size_t i = 0; i < n; ++i) o[i] = (x[i] - m) * inv * w[i] + b[i];
+}
+
 void softmax(float* x, size_t n) {
   float max = x[0];
   for (size_t i = 1; i < n; ++i) max = x[i] > max ? x[i] : max;
@@ -31,6 +45,37 @@ void swiglu(float* gate, const float* up, size_t n) {
     const float g = gate[i];
     gate[i] = g * (1.0f / (1.0f + std::exp(-g))) * up[i];
   }
+}
+
+void activate(Activation act, float* x, size_t n) {
+  switch (act) {
+    case Activation::kSilu:
+      for (size_t i = 0; i < n; ++i) x[i] = x[i] / (1.0f + std::exp(-x[i]));
+      return;
+    case Activation::kRelu:
+      for (size_t i = 0; i < n; ++i) x[i] = x[i] > 0.0f ? x[i] : 0.0f;
+      return;
+    case Activation::kGeluTanh: {
+      const float k = 0.7978845608028654f;  // sqrt(2/pi)
+      for (size_t i = 0; i < n; ++i) {
+        const float v = x[i];
+        x[i] = 0.5f * v * (1.0f + std::tanh(k * (v + 0.044715f * v * v * v)));
+      }
+      return;
+    }
+    case Activation::kGelu:
+      for (size_t i = 0; i < n; ++i) x[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * 0.70710678f));
+      return;
+  }
+}
+
+void gated_activation(Activation act, float* gate, const float* up, size_t n) {
+  if (act == Activation::kSilu) {
+    swiglu(gate, up, n);
+    return;
+  }
+  activate(act, gate, n);
+  for (size_t i = 0; i < n; ++i) gate[i] *= up[i];
 }
 
 RopeTable::RopeTable(size_t max_pos, size_t head_dim, float theta, RopeStyle style,

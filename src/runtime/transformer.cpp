@@ -1,6 +1,7 @@
-// The forward pass, top to bottom: embed, then per layer pre-norm attention (RoPE, grouped-
-// query heads over the KV cache) and a pre-norm SwiGLU MLP, each added to the residual stream;
-// then the final norm and the classifier. Batches of tokens run as matrix-matrix products.
+// The forward pass, top to bottom: embed (+ learned positions), then per layer attention (RoPE
+// or none, grouped-query heads over the KV cache) and an MLP (gated or plain), each added to the
+// residual stream with its norm before (pre-norm) or after (post-norm); then the final norm,
+// proj_out and the classifier. Batches of tokens run as matrix-matrix products.
 #include "runtime/transformer.h"
 
 #include <algorithm>
@@ -90,7 +91,7 @@ Expected<Transformer> Transformer::create(const Model& model, const TransformerO
   DCLLM_ASSIGN_OR_RETURN(ArchSpec spec, arch_spec_for(c));
   if (c.dim <= 0 || c.n_layers <= 0 || c.n_heads <= 0 || c.n_kv_heads <= 0 || c.head_dim <= 0 ||
       c.vocab_size <= 0 || c.hidden_dim <= 0 || c.seq_len <= 0 || c.n_heads % c.n_kv_heads != 0 ||
-      c.head_dim % 2 != 0) {
+      c.head_dim % 2 != 0 || c.embd_dim < 0) {
     return Corrupt(model.path + ": inconsistent hyper-parameters");
   }
   Transformer t;
@@ -100,9 +101,19 @@ Expected<Transformer> Transformer::create(const Model& model, const TransformerO
   t.max_seq_ = opts.max_seq > 0 ? std::min(opts.max_seq, c.seq_len) : c.seq_len;
   t.kv_dim_ = c.n_kv_heads * c.head_dim;
   const int64_t D = c.dim, F = c.hidden_dim, V = c.vocab_size, Q = c.n_heads * c.head_dim;
+  const int64_t E = c.embedding_width();
 
   Binder b(model);
-  DCLLM_ASSIGN_OR_RETURN(const ModelTensor* embd, b.find("token_embd.weight", {V, D}));
+  auto norm = [&](const std::string& base) -> Expected<Norm> {
+    Norm n;
+    DCLLM_ASSIGN_OR_RETURN(n.weight, b.get(base + ".weight", {D}));
+    if (spec.norm == NormKind::kLayerNorm) {
+      DCLLM_ASSIGN_OR_RETURN(n.bias, b.get(base + ".bias", {D}));
+    }
+    return n;
+  };
+
+  DCLLM_ASSIGN_OR_RETURN(const ModelTensor* embd, b.find("token_embd.weight", {V, E}));
   if (embd->int8 && !embd->data) {
     // INT8 embeddings: rows are dequantized on lookup; a tied classifier runs on INT8.
     DCLLM_ASSIGN_OR_RETURN(Int8Weights q, b.int8_weights(*embd));
@@ -111,33 +122,46 @@ Expected<Transformer> Transformer::create(const Model& model, const TransformerO
       t.classifier_ =
           Linear::int8("output", q, nullptr, nullptr, embd->int8->per_tensor_activations);
   } else {
-    DCLLM_ASSIGN_OR_RETURN(t.token_embd_, b.get("token_embd.weight", {V, D}));
-    if (c.tied_classifier) t.classifier_ = Linear::f32("output", t.token_embd_, nullptr, V, D);
+    DCLLM_ASSIGN_OR_RETURN(t.token_embd_, b.get("token_embd.weight", {V, E}));
+    if (c.tied_classifier) t.classifier_ = Linear::f32("output", t.token_embd_, nullptr, V, E);
   }
-  DCLLM_ASSIGN_OR_RETURN(t.output_norm_, b.get("output_norm.weight", {D}));
+  if (spec.position == PositionKind::kLearned) {
+    DCLLM_ASSIGN_OR_RETURN(t.pos_embd_, b.get("pos_embd.weight", {c.seq_len, D}));
+  }
+  if (spec.projected_embeddings) {
+    DCLLM_ASSIGN_OR_RETURN(t.proj_in_, b.linear("proj_in", D, E, false));
+    DCLLM_ASSIGN_OR_RETURN(t.proj_out_, b.linear("proj_out", E, D, false));
+  }
+  if (spec.final_norm) {
+    DCLLM_ASSIGN_OR_RETURN(t.output_norm_, norm("output_norm"));
+  }
   if (!c.tied_classifier) {
-    DCLLM_ASSIGN_OR_RETURN(t.classifier_, b.linear("output", V, D, false));
+    DCLLM_ASSIGN_OR_RETURN(t.classifier_, b.linear("output", V, E, false));
   }
   t.layers_.resize(static_cast<size_t>(c.n_layers));
   for (int64_t l = 0; l < c.n_layers; ++l) {
     Layer& L = t.layers_[static_cast<size_t>(l)];
     auto name = [l](const char* s) { return layer_tensor_name(l, s); };
-    DCLLM_ASSIGN_OR_RETURN(L.attn_norm, b.get(name("attn_norm.weight"), {D}));
+    DCLLM_ASSIGN_OR_RETURN(L.attn_norm, norm(name("attn_norm")));
     DCLLM_ASSIGN_OR_RETURN(L.q, b.linear(name("attn_q"), Q, D, spec.qkv_bias));
     DCLLM_ASSIGN_OR_RETURN(L.k, b.linear(name("attn_k"), t.kv_dim_, D, spec.qkv_bias));
     DCLLM_ASSIGN_OR_RETURN(L.v, b.linear(name("attn_v"), t.kv_dim_, D, spec.qkv_bias));
-    DCLLM_ASSIGN_OR_RETURN(L.o, b.linear(name("attn_output"), D, Q, false));
-    DCLLM_ASSIGN_OR_RETURN(L.ffn_norm, b.get(name("ffn_norm.weight"), {D}));
-    DCLLM_ASSIGN_OR_RETURN(L.gate, b.linear(name("ffn_gate"), F, D, false));
-    DCLLM_ASSIGN_OR_RETURN(L.up, b.linear(name("ffn_up"), F, D, false));
-    DCLLM_ASSIGN_OR_RETURN(L.down, b.linear(name("ffn_down"), D, F, false));
+    DCLLM_ASSIGN_OR_RETURN(L.o, b.linear(name("attn_output"), D, Q, spec.out_bias));
+    DCLLM_ASSIGN_OR_RETURN(L.ffn_norm, norm(name("ffn_norm")));
+    if (spec.ffn == FeedForwardKind::kGated) {
+      DCLLM_ASSIGN_OR_RETURN(L.gate, b.linear(name("ffn_gate"), F, D, spec.ffn_bias));
+    }
+    DCLLM_ASSIGN_OR_RETURN(L.up, b.linear(name("ffn_up"), F, D, spec.ffn_bias));
+    DCLLM_ASSIGN_OR_RETURN(L.down, b.linear(name("ffn_down"), D, F, spec.ffn_bias));
   }
-  const float* freq_factors = nullptr;
-  if (model.find("rope_freqs.weight")) {
-    DCLLM_ASSIGN_OR_RETURN(freq_factors, b.get("rope_freqs.weight", {c.head_dim / 2}));
+  if (spec.position == PositionKind::kRope) {
+    const float* freq_factors = nullptr;
+    if (model.find("rope_freqs.weight")) {
+      DCLLM_ASSIGN_OR_RETURN(freq_factors, b.get("rope_freqs.weight", {c.head_dim / 2}));
+    }
+    t.rope_ = RopeTable(static_cast<size_t>(t.max_seq_), static_cast<size_t>(c.head_dim),
+                        c.rope_theta, spec.rope_style, freq_factors);
   }
-  t.rope_ = RopeTable(static_cast<size_t>(t.max_seq_), static_cast<size_t>(c.head_dim),
-                      c.rope_theta, spec.rope_style, freq_factors);
   const size_t cache = static_cast<size_t>(c.n_layers * t.max_seq_ * t.kv_dim_);
   t.key_cache_.assign(cache, 0.0f);
   t.value_cache_.assign(cache, 0.0f);
@@ -146,11 +170,26 @@ Expected<Transformer> Transformer::create(const Model& model, const TransformerO
 
 std::vector<const Linear*> Transformer::linears() const {
   std::vector<const Linear*> out;
+  if (spec_.projected_embeddings) out.push_back(&proj_in_);
   for (const Layer& L : layers_) {
-    for (const Linear* l : {&L.q, &L.k, &L.v, &L.o, &L.gate, &L.up, &L.down}) out.push_back(l);
+    for (const Linear* l : {&L.q, &L.k, &L.v, &L.o, &L.gate, &L.up, &L.down}) {
+      if (l->in_features() > 0) out.push_back(l);  // a plain MLP has no gate
+    }
   }
+  if (spec_.projected_embeddings) out.push_back(&proj_out_);
   out.push_back(&classifier_);
   return out;
+}
+
+void Transformer::normalize(float* out, const float* in, const Norm& norm, size_t rows) const {
+  const auto D = static_cast<size_t>(config_.dim);
+  for (size_t t = 0; t < rows; ++t) {
+    if (spec_.norm == NormKind::kLayerNorm) {
+      layernorm(&out[t * D], &in[t * D], norm.weight, norm.bias, D, config_.norm_eps);
+    } else {
+      rmsnorm(&out[t * D], &in[t * D], norm.weight, D, config_.norm_eps);
+    }
+  }
 }
 
 void Transformer::observe(const Linear& l, const float* x, size_t rows) const {
@@ -170,6 +209,7 @@ void Transformer::reserve_batch(size_t n) {
   v_.resize(n * KV);
   hb_.resize(n * F);
   hb2_.resize(n * F);
+  if (spec_.projected_embeddings) xe_.resize(n * static_cast<size_t>(config_.embedding_width()));
   batch_capacity_ = n;
 }
 
@@ -199,38 +239,80 @@ Expected<std::span<const float>> Transformer::forward(std::span<const int32_t> t
   return std::span<const float>(logits_.data(), logits_.size());
 }
 
+// Token embeddings (through proj_in when projected) plus learned positions start the
+// residual stream x.
+void Transformer::embed(const int32_t* tokens, size_t n, int64_t pos) {
+  const auto D = static_cast<size_t>(config_.dim);
+  const auto E = static_cast<size_t>(config_.embedding_width());
+  float* rows = spec_.projected_embeddings ? xe_.data() : x_.data();
+  for (size_t t = 0; t < n; ++t) {
+    if (token_embd_int8_) {
+      token_embd_int8_->dequantize_row(tokens[t], &rows[t * E]);
+    } else {
+      std::memcpy(&rows[t * E], token_embd_ + static_cast<size_t>(tokens[t]) * E,
+                  E * sizeof(float));
+    }
+  }
+  if (spec_.projected_embeddings) {
+    observe(proj_in_, xe_.data(), n);
+    proj_in_.forward(xe_.data(), n, x_.data(), threads_);
+  }
+  if (pos_embd_) {
+    for (size_t t = 0; t < n; ++t) {
+      const float* p = pos_embd_ + (static_cast<size_t>(pos) + t) * D;
+      for (size_t i = 0; i < D; ++i) x_[t * D + i] += p[i];
+    }
+  }
+}
+
+// The MLP on `in` [n, dim]; the result lands in xb.
+void Transformer::feed_forward(const Layer& L, const float* in, size_t n) {
+  const auto F = static_cast<size_t>(config_.hidden_dim);
+  if (spec_.ffn == FeedForwardKind::kGated) {
+    observe(L.gate, in, n);
+    L.gate.forward(in, n, hb_.data(), threads_);
+    observe(L.up, in, n);
+    L.up.forward(in, n, hb2_.data(), threads_);
+    gated_activation(spec_.activation, hb_.data(), hb2_.data(), n * F);
+  } else {
+    observe(L.up, in, n);
+    L.up.forward(in, n, hb_.data(), threads_);
+    activate(spec_.activation, hb_.data(), n * F);
+  }
+  observe(L.down, hb_.data(), n);
+  L.down.forward(hb_.data(), n, xb_.data(), threads_);
+}
+
 void Transformer::run_batch(const int32_t* tokens, size_t n, int64_t pos, bool all_logits,
                             float* logits) {
   reserve_batch(n);
-  const auto D = static_cast<size_t>(config_.dim), F = static_cast<size_t>(config_.hidden_dim);
+  const auto D = static_cast<size_t>(config_.dim);
   const auto Q = static_cast<size_t>(config_.n_heads * config_.head_dim);
   const auto KV = static_cast<size_t>(kv_dim_);
-  const float eps = config_.norm_eps;
-
-  // Token embeddings start the residual stream x.
-  for (size_t t = 0; t < n; ++t) {
-    if (token_embd_int8_) {
-      token_embd_int8_->dequantize_row(tokens[t], &x_[t * D]);
-    } else {
-      std::memcpy(&x_[t * D], token_embd_ + static_cast<size_t>(tokens[t]) * D, D * sizeof(float));
-    }
-  }
+  const bool pre = spec_.pre_norm;
+  embed(tokens, n, pos);
 
   for (size_t l = 0; l < layers_.size(); ++l) {
     const Layer& L = layers_[l];
 
-    // Attention: q, k, v from the normalized stream; k and v join the cache.
-    for (size_t t = 0; t < n; ++t) rmsnorm(&xb_[t * D], &x_[t * D], L.attn_norm, D, eps);
-    observe(L.q, xb_.data(), n);
-    L.q.forward(xb_.data(), n, q_.data(), threads_);
-    observe(L.k, xb_.data(), n);
-    L.k.forward(xb_.data(), n, k_.data(), threads_);
-    observe(L.v, xb_.data(), n);
-    L.v.forward(xb_.data(), n, v_.data(), threads_);
+    // Attention: q, k, v from the (pre-normalized) stream; k and v join the cache.
+    const float* in = x_.data();
+    if (pre) {
+      normalize(xb_.data(), x_.data(), L.attn_norm, n);
+      in = xb_.data();
+    }
+    observe(L.q, in, n);
+    L.q.forward(in, n, q_.data(), threads_);
+    observe(L.k, in, n);
+    L.k.forward(in, n, k_.data(), threads_);
+    observe(L.v, in, n);
+    L.v.forward(in, n, v_.data(), threads_);
     for (size_t t = 0; t < n; ++t) {
       const size_t p = static_cast<size_t>(pos) + t;
-      rope_.apply(&q_[t * Q], static_cast<size_t>(config_.n_heads), p);
-      rope_.apply(&k_[t * KV], static_cast<size_t>(config_.n_kv_heads), p);
+      if (spec_.position == PositionKind::kRope) {
+        rope_.apply(&q_[t * Q], static_cast<size_t>(config_.n_heads), p);
+        rope_.apply(&k_[t * KV], static_cast<size_t>(config_.n_kv_heads), p);
+      }
       const size_t at = (l * static_cast<size_t>(max_seq_) + p) * KV;
       std::memcpy(&key_cache_[at], &k_[t * KV], KV * sizeof(float));
       std::memcpy(&value_cache_[at], &v_[t * KV], KV * sizeof(float));
@@ -239,27 +321,36 @@ void Transformer::run_batch(const int32_t* tokens, size_t n, int64_t pos, bool a
     observe(L.o, xb2_.data(), n);
     L.o.forward(xb2_.data(), n, xb_.data(), threads_);
     for (size_t i = 0; i < n * D; ++i) x_[i] += xb_[i];
+    if (!pre) normalize(x_.data(), x_.data(), L.attn_norm, n);
 
-    // Feed-forward: down(silu(gate(x)) * up(x)) on the normalized stream.
-    for (size_t t = 0; t < n; ++t) rmsnorm(&xb_[t * D], &x_[t * D], L.ffn_norm, D, eps);
-    observe(L.gate, xb_.data(), n);
-    L.gate.forward(xb_.data(), n, hb_.data(), threads_);
-    observe(L.up, xb_.data(), n);
-    L.up.forward(xb_.data(), n, hb2_.data(), threads_);
-    swiglu(hb_.data(), hb2_.data(), n * F);
-    observe(L.down, hb_.data(), n);
-    L.down.forward(hb_.data(), n, xb_.data(), threads_);
+    // Feed-forward, added to the stream the same way.
+    in = x_.data();
+    if (pre) {
+      normalize(xb_.data(), x_.data(), L.ffn_norm, n);
+      in = xb_.data();
+    }
+    feed_forward(L, in, n);
     for (size_t i = 0; i < n * D; ++i) x_[i] += xb_[i];
+    if (!pre) normalize(x_.data(), x_.data(), L.ffn_norm, n);
   }
 
   if (!logits) return;  // an earlier batch of a prompt: only the cache matters
-  // Final norm and classifier, for every token or just the last.
+  // Final norm (or the stream as it is), proj_out, then the classifier: every token or the last.
   const size_t first = all_logits ? 0 : n - 1;
   const size_t rows = n - first;
-  for (size_t t = first; t < n; ++t)
-    rmsnorm(&xb_[(t - first) * D], &x_[t * D], output_norm_, D, eps);
-  observe(classifier_, xb_.data(), rows);
-  classifier_.forward(xb_.data(), rows, logits, threads_);
+  if (spec_.final_norm) {
+    normalize(xb_.data(), &x_[first * D], output_norm_, rows);
+  } else {
+    std::memcpy(xb_.data(), &x_[first * D], rows * D * sizeof(float));
+  }
+  const float* head_in = xb_.data();
+  if (spec_.projected_embeddings) {
+    observe(proj_out_, xb_.data(), rows);
+    proj_out_.forward(xb_.data(), rows, xe_.data(), threads_);
+    head_in = xe_.data();
+  }
+  observe(classifier_, head_in, rows);
+  classifier_.forward(head_in, rows, logits, threads_);
 }
 
 void Transformer::attention(size_t layer, size_t n, int64_t pos) {

@@ -1,5 +1,5 @@
-// Transformer: the float32 forward pass with a KV cache. It binds a Model's tensors to the
-// blocks its ArchSpec describes and runs a batch of tokens (a prompt, or one generated token).
+// Transformer: the forward pass with a KV cache, float32 or W8A8 per linear. It binds a Model's
+// tensors to the blocks its ArchSpec describes and runs a batch of tokens (a prompt, or one token).
 #pragma once
 
 #include <cstdint>
@@ -46,15 +46,22 @@ class Transformer {
   std::vector<const Linear*> linears() const;
 
  private:
+  struct Norm {
+    const float* weight = nullptr;
+    const float* bias = nullptr;  // LayerNorm only
+  };
   struct Layer {
-    const float* attn_norm = nullptr;
+    Norm attn_norm;
     Linear q, k, v, o;
-    const float* ffn_norm = nullptr;
-    Linear gate, up, down;
+    Norm ffn_norm;
+    Linear gate, up, down;  // gate only in a gated MLP
   };
 
   Transformer() = default;
   void observe(const Linear& l, const float* x, size_t rows) const;
+  void normalize(float* out, const float* in, const Norm& norm, size_t rows) const;
+  void embed(const int32_t* tokens, size_t n, int64_t pos);
+  void feed_forward(const Layer& L, const float* in, size_t n);
   void run_batch(const int32_t* tokens, size_t n, int64_t pos, bool all_logits, float* logits);
   void attention(size_t layer, size_t n, int64_t pos);
   void reserve_batch(size_t n);
@@ -66,7 +73,9 @@ class Transformer {
   int64_t kv_dim_ = 0;
   const float* token_embd_ = nullptr;
   const Int8Tensor* token_embd_int8_ = nullptr;  // set instead of token_embd_ for INT8 models
-  const float* output_norm_ = nullptr;
+  const float* pos_embd_ = nullptr;              // learned positions [seq_len, dim]
+  Linear proj_in_, proj_out_;                    // embd_dim <-> dim, when the spec has them
+  Norm output_norm_;
   std::vector<Layer> layers_;
   Linear classifier_;
   RopeTable rope_;
@@ -77,6 +86,7 @@ class Transformer {
   // Activations for the current batch (rows = tokens).
   size_t batch_capacity_ = 0;
   std::vector<float> x_, xb_, xb2_, q_, k_, v_, hb_, hb2_, att_;
+  std::vector<float> xe_;  // embd_dim-wide rows around proj_in / proj_out
   std::vector<float> logits_;
 };
 

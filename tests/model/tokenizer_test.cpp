@@ -772,6 +772,58 @@ TEST(Gpt2PreTokenizer, CoversMalformedUtf8WithoutLoss) {
   }
 }
 
+// Expected splits are the `regex` module's findall with the patterns in tokenizer_pretokenize.h.
+TEST(Llama3PreTokenizer, MatchesTheRegex) {
+  auto split = [](PreTokenizer kind, std::string_view text) {
+    std::vector<std::string_view> got;
+    pretokenize(kind, text, got);
+    return std::vector<std::string>(got.begin(), got.end());
+  };
+  using V = std::vector<std::string>;
+  const std::string text = "I'M here, it's 12345 o'clock!!\n\n  \tGo";
+  EXPECT_EQ(split(PreTokenizer::kLlama3, text), (V{"I", "'M", " here", ",", " it", "'s", " ", "123",
+                                                   "45", " o", "'clock", "!!\n\n", "  ", "\tGo"}));
+  EXPECT_EQ(split(PreTokenizer::kQwen2, text),
+            (V{"I", "'M", " here", ",", " it", "'s", " ", "1", "2", "3", "4", "5", " o", "'clock",
+               "!!\n\n", "  ", "\tGo"}));
+  EXPECT_EQ(split(PreTokenizer::kLlama3, " \r\n\r\n x \t\n"), (V{" \r\n\r\n", " x", " \t\n"}));
+  EXPECT_EQ(split(PreTokenizer::kLlama3, "(x)... ok?\n"), (V{"(x", ")...", " ok", "?\n"}));
+  EXPECT_EQ(pre_tokenizer_from_name("llama-bpe"), PreTokenizer::kLlama3);
+  EXPECT_EQ(pre_tokenizer_from_name("qwen2"), PreTokenizer::kQwen2);
+  EXPECT_EQ(pre_tokenizer_from_name("smollm"), PreTokenizer::kDigitsSplit);
+  EXPECT_EQ(pre_tokenizer_from_name(""), PreTokenizer::kGpt2);
+  std::mt19937 rng(9);
+  for (int i = 0; i < 2000; ++i) {
+    const std::string bytes = random_bytes(rng, 40);
+    std::string joined;
+    for (const std::string& p : split(PreTokenizer::kLlama3, bytes)) {
+      ASSERT_FALSE(p.empty());
+      joined += p;
+    }
+    ASSERT_EQ(joined, bytes);
+  }
+}
+
+// Hugging Face BPE on a SentencePiece-style vocab: only listed pairs merge, by rank, whatever
+// the scores say; without merges the scores decide as before.
+TEST(SentencePieceTokenizer, RankedMergesReplaceScoresWhenPresent) {
+  Vocab v;
+  v.kind = VocabKind::kSentencePiece;
+  v.tokens = {"<unk>",          "<s>", "</s>",           kSpaceMark, "a", "b",
+              kSpaceMark + "a", "ab",  kSpaceMark + "ab"};
+  v.scores = {0, 0, 0, 0, 0, 0, -5, -1, -2};  // by score "ab" merges first
+  v.types.assign(v.tokens.size(), TokenType::kNormal);
+  v.types[0] = TokenType::kUnknown;
+  v.types[1] = v.types[2] = TokenType::kControl;
+  EXPECT_EQ(make_tokenizer(v).encode("bab", false), (std::vector<int32_t>{3, 5, 7}));
+  v.merges = {kSpaceMark + " a", kSpaceMark + "a b"};  // "a b" is not listed: never merges
+  v.scores.clear();
+  Tokenizer t = make_tokenizer(v);
+  EXPECT_EQ(t.encode("ab", false), (std::vector<int32_t>{8}));
+  EXPECT_EQ(t.encode("bab", false), (std::vector<int32_t>{3, 5, 4, 5}));
+  EXPECT_EQ(t.decode(t.encode("ab ba", true)), "ab ba");
+}
+
 TEST(Utf8, DecodesAndRejects) {
   auto d = decode_utf8_char("\xE6\x97\xA5");
   EXPECT_TRUE(d.valid);
