@@ -101,7 +101,11 @@ json vocab_to_json(const Vocab& v) {
           {"add_bos", v.add_bos},
           {"add_space_prefix", v.add_space_prefix},
           {"llama2c_pieces", v.llama2c_pieces},
-          {"pre_tokenizer", v.pre_tokenizer}};
+          {"pre_tokenizer", v.pre_tokenizer},
+          {"ignore_merges", v.ignore_merges},
+          {"control_pieces_in_text", v.control_pieces_in_text},
+          {"space_prefix_every_segment", v.space_prefix_every_segment},
+          {"no_space_prefix_before_space", v.no_space_prefix_before_space}};
 }
 
 Expected<ModelConfig> model_config_from_json(const json& j, const std::string& file) {
@@ -217,6 +221,13 @@ Expected<Vocab> vocab_from_json(const json& j, const std::string& file) {
   DCLLM_RETURN_IF_ERROR(r.boolean("llama2c_pieces", &v.llama2c_pieces));
   if (j.contains("pre_tokenizer"))
     DCLLM_RETURN_IF_ERROR(r.string("pre_tokenizer", &v.pre_tokenizer));
+  // Hugging Face tokenizer.json rules, written since that reader joined; absent = off.
+  for (auto [key, flag] : {std::pair{"ignore_merges", &v.ignore_merges},
+                           {"control_pieces_in_text", &v.control_pieces_in_text},
+                           {"space_prefix_every_segment", &v.space_prefix_every_segment},
+                           {"no_space_prefix_before_space", &v.no_space_prefix_before_space}}) {
+    if (j.contains(key)) DCLLM_RETURN_IF_ERROR(r.boolean(key, flag));
+  }
   return v;
 }
 

@@ -7,6 +7,7 @@
 
 #include "cli/cli_runner.h"
 #include "model/hf_fixtures.h"
+#include "model/model_loader.h"
 
 namespace dcllm {
 namespace {
@@ -51,6 +52,18 @@ TEST_P(HfCli, InspectRunPplCompress) {
   EXPECT_NEAR(int8_ppl, float_ppl, 0.03 * float_ppl) << GetParam();
   auto run8 = run_cli("run " + out + " -p \"Once upon a time\" -n 8 --temp 0");
   EXPECT_EQ(run8.code, 0) << run8.err;
+
+  // The container carries the tokenizer with every rule: ids equal Hugging Face's.
+  auto packed = load_model(out);
+  ASSERT_TRUE(packed.ok()) << packed.status().message();
+  auto tok = tokenizer_for(*packed);
+  ASSERT_TRUE(tok.ok()) << tok.status().message();
+  const testing_hf::HfReference ref = testing_hf::load_reference(GetParam());
+  for (const auto& t : ref.texts) {
+    const std::string text = t.at("text").get<std::string>();
+    EXPECT_EQ(tok->encode(text, tok->vocab().add_bos), t.at("ids").get<std::vector<int32_t>>())
+        << GetParam() << ": " << text;
+  }
   std::filesystem::remove(out);
 }
 
