@@ -1,12 +1,11 @@
 // `dcllm ppl MODEL --text FILE`: perplexity by the protocol in docs/models.md, as a line of
 // text or as JSON {"ppl", "nll", "tokens", "windows", "ctx"}.
 #include <cstdio>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <string>
 
 #include "cli/commands.h"
+#include "core/text_file.h"
 #include "eval/perplexity.h"
 #include "model/model_loader.h"
 #include "runtime/transformer.h"
@@ -32,29 +31,13 @@ struct PplArgs {
   unsigned threads = 2;
 };
 
-Expected<std::string> read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return IoError(path + ": cannot open");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) return IoError(path + ": read failed");
-  std::string raw = ss.str();
-  std::string text;
-  text.reserve(raw.size());
-  for (size_t i = 0; i < raw.size(); ++i) {
-    if (raw[i] == '\r' && i + 1 < raw.size() && raw[i + 1] == '\n') continue;
-    text.push_back(raw[i]);
-  }
-  return text;
-}
-
 Status run(const PplArgs& a) {
   LoadOptions load;
   load.tokenizer_path = a.tokenizer;
   load.threads = a.threads;
   DCLLM_ASSIGN_OR_RETURN(Model model, load_model(a.model, load));
   DCLLM_ASSIGN_OR_RETURN(Tokenizer tokenizer, tokenizer_for(model));
-  DCLLM_ASSIGN_OR_RETURN(std::string text, read_text(a.text));
+  DCLLM_ASSIGN_OR_RETURN(std::string text, read_text_file(a.text));
 
   const int64_t ctx = a.ctx > 0 ? a.ctx : std::min<int64_t>(512, model.config.seq_len);
   if (ctx > model.config.seq_len) {

@@ -5,9 +5,7 @@
 
 #include <sys/stat.h>
 
-#include <fstream>
-#include <sstream>
-
+#include "core/mapped_file.h"
 #include "core/parallel.h"
 #include "model/hf_config.h"
 #include "model/hf_tokenizer_json.h"
@@ -20,17 +18,6 @@ std::string shape_text(const std::vector<int64_t>& s) {
   std::string r = "[";
   for (size_t i = 0; i < s.size(); ++i) r += (i ? ", " : "") + std::to_string(s[i]);
   return r + "]";
-}
-
-Expected<std::string> read_small_file(const std::string& path, size_t limit) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return IoError(path + ": cannot open");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) return IoError(path + ": read failed");
-  std::string s = ss.str();
-  if (s.size() > limit) return Corrupt(path + ": larger than " + std::to_string(limit) + " bytes");
-  return s;
 }
 
 // How a canonical tensor is cut from its source.
@@ -315,7 +302,10 @@ bool is_hf_checkpoint_dir(const std::string& dir) {
 
 Expected<Model> read_hf_checkpoint(const std::string& dir, const LoadOptions& opts) {
   const std::string config_path = dir + "/config.json";
-  DCLLM_ASSIGN_OR_RETURN(std::string config_text, read_small_file(config_path, 16 << 20));
+  DCLLM_ASSIGN_OR_RETURN(MappedFile config_file, MappedFile::open(config_path));
+  if (config_file.size() > (16u << 20)) return Corrupt(config_path + ": larger than 16 MiB");
+  const std::string_view config_text(reinterpret_cast<const char*>(config_file.data()),
+                                     config_file.size());
   DCLLM_ASSIGN_OR_RETURN(HfConfig hf, parse_hf_config(config_text, config_path));
   DCLLM_ASSIGN_OR_RETURN(SafetensorsCheckpoint ck, SafetensorsCheckpoint::open(dir));
   auto shared = std::make_shared<SafetensorsCheckpoint>(std::move(ck));

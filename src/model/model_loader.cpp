@@ -40,46 +40,31 @@ std::string hf_checkpoint_dir(const std::string& path) {
 }  // namespace
 
 Expected<Model> load_model(const std::string& path, const LoadOptions& opts) {
-  if (const std::string dir = hf_checkpoint_dir(path); !dir.empty()) {
-    DCLLM_ASSIGN_OR_RETURN(Model m, read_hf_checkpoint(dir, opts));
-    if (!opts.tokenizer_path.empty()) {
-      DCLLM_ASSIGN_OR_RETURN(
-          Vocab vocab,
-          load_llama2c_vocab(opts.tokenizer_path, static_cast<int32_t>(m.config.vocab_size)));
-      m.vocab = std::move(vocab);
-    }
-    return m;
-  }
-  DCLLM_ASSIGN_OR_RETURN(MappedFile mapped, MappedFile::open(path));
-  auto file = std::make_shared<MappedFile>(std::move(mapped));
-  ModelSource src{path, file->bytes(), file};
-
-  if (has_container_magic(file->bytes())) {
-    // A .dcllm carries its vocabulary; --tokenizer still overrides it.
-    DCLLM_ASSIGN_OR_RETURN(Model m, read_dcllm_model(path, opts));
-    if (!opts.tokenizer_path.empty()) {
-      DCLLM_ASSIGN_OR_RETURN(
-          Vocab vocab,
-          load_llama2c_vocab(opts.tokenizer_path, static_cast<int32_t>(m.config.vocab_size)));
-      m.vocab = std::move(vocab);
-    }
-    return m;
-  }
-  const bool is_gguf = file->size() >= 4 && std::memcmp(file->data(), "GGUF", 4) == 0;
   Expected<Model> model = Unsupported("");
-  if (is_gguf) {
-    model = read_gguf(src, opts);
-  } else if (ends_with(path, ".bin")) {
-    model = read_llama2c(src, opts);
+  bool carries_vocab = true;  // else a tokenizer.bin beside the file is looked for
+  if (const std::string dir = hf_checkpoint_dir(path); !dir.empty()) {
+    model = read_hf_checkpoint(dir, opts);
   } else {
-    return Unsupported(path +
-                       ": unknown model format (expected a .gguf file, a llama2.c .bin or a "
-                       "Hugging Face directory with config.json)");
+    DCLLM_ASSIGN_OR_RETURN(MappedFile mapped, MappedFile::open(path));
+    auto file = std::make_shared<MappedFile>(std::move(mapped));
+    const ModelSource src{path, file->bytes(), file};
+    if (has_container_magic(file->bytes())) {
+      model = read_dcllm_model(path, opts);
+    } else if (file->size() >= 4 && std::memcmp(file->data(), "GGUF", 4) == 0) {
+      model = read_gguf(src, opts);
+    } else if (ends_with(path, ".bin")) {
+      model = read_llama2c(src, opts);
+      carries_vocab = false;
+    } else {
+      return Unsupported(path +
+                         ": unknown model format (expected a .gguf file, a llama2.c .bin or a "
+                         "Hugging Face directory with config.json)");
+    }
   }
   if (!model.ok()) return model.status();
 
   std::string tokenizer_path = opts.tokenizer_path;
-  if (tokenizer_path.empty() && !is_gguf) {
+  if (tokenizer_path.empty() && !carries_vocab) {
     const auto slash = path.find_last_of('/');
     const std::string beside =
         (slash == std::string::npos ? "" : path.substr(0, slash + 1)) + "tokenizer.bin";

@@ -2,19 +2,16 @@
 // input scales, then per tensor quantize to INT8, prune and entropy-code into the container.
 #include "quant/compress_model.h"
 
-#include "model/dcllm_model_metadata.h"
-
 #include <chrono>
 #include <cmath>
-#include <fstream>
-#include <iterator>
 #include <set>
-#include <sstream>
 
 #include "calib/calibrate.h"
 #include "container/utf8.h"
+#include "core/text_file.h"
 #include "dcllm/codec.h"
 #include "dcllm/container.h"
+#include "model/dcllm_model_metadata.h"
 #include "model/model_loader.h"
 #include "prune/pruning.h"
 #include "quant/scaling_plan.h"
@@ -99,15 +96,6 @@ Expected<Settings> parse_settings(const CompressOptions& o) {
   return s;
 }
 
-Expected<std::string> read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return IoError(path + ": cannot open calibration text");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) return IoError(path + ": read failed");
-  return ss.str();
-}
-
 Expected<nlohmann::json> vocab_json(const Vocab& v, const std::string& path) {
   for (size_t i = 0; i < v.tokens.size(); ++i) {
     if (!is_valid_utf8(v.tokens[i])) {
@@ -189,7 +177,7 @@ Expected<CompressReport> compress_model(const CompressOptions& o) {
   DCLLM_ASSIGN_OR_RETURN(ScalingPlan plan, scaling_plan_for(model.config));
   DCLLM_ASSIGN_OR_RETURN(Tokenizer tokenizer, tokenizer_for(model));
   DCLLM_ASSIGN_OR_RETURN(nlohmann::json vocab, vocab_json(tokenizer.vocab(), o.model_path));
-  DCLLM_ASSIGN_OR_RETURN(std::string text, read_text(o.calib_path));
+  DCLLM_ASSIGN_OR_RETURN(std::string text, read_text_file(o.calib_path));
   if (tokenizer.bos_id() < 0) {
     return Unsupported(o.model_path + ": the vocabulary has no BOS token to start windows with");
   }

@@ -68,11 +68,7 @@ TEST_P(HfCli, InspectRunPplCompress) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, HfCli, ::testing::ValuesIn(testing_hf::kHfFixtures),
-                         [](const auto& info) {
-                           std::string n = info.param;
-                           for (char& ch : n) ch = ch == '-' ? '_' : ch;
-                           return n;
-                         });
+                         testing_hf::fixture_test_name);
 
 TEST(HfCliErrors, NamesTheFault) {
   const std::string dir = ::testing::TempDir() + "hf_bad_checkpoint";

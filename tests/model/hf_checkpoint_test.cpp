@@ -127,11 +127,7 @@ TEST_P(HfReferenceLogits, MatchTransformers) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, HfReferenceLogits, ::testing::ValuesIn(testing_hf::kHfFixtures),
-                         [](const auto& info) {
-                           std::string n = info.param;
-                           for (char& ch : n) ch = ch == '-' ? '_' : ch;
-                           return n;
-                         });
+                         testing_hf::fixture_test_name);
 
 TEST(HfCheckpoint, HalfPrecisionLoadsTheSameValues) {
   auto f32 = load_model(fixture_dir("llama"));

@@ -23,6 +23,13 @@ inline std::string fixture_dir(const std::string& name) {
   return kHfData + "/" + name;
 }
 
+// "opt-proj" -> "opt_proj": test names allow no '-'.
+inline std::string fixture_test_name(const ::testing::TestParamInfo<std::string>& info) {
+  std::string n = info.param;
+  for (char& ch : n) ch = ch == '-' ? '_' : ch;
+  return n;
+}
+
 struct HfReference {
   std::vector<std::vector<int32_t>> sequences;
   std::vector<float> logits;  // [n_seq][seq_len][vocab]

@@ -12,6 +12,7 @@
 #include "model/model_loader.h"
 #include "quant/compress_model.h"
 #include "quant/weight_quant.h"
+#include "runtime/logits_check.h"
 #include "runtime/transformer.h"
 
 namespace dcllm {
@@ -167,23 +168,10 @@ Model dequantized_model(const ModelContainer& c, const ModelConfig& config) {
 
 std::vector<float> logits_of(const Model& m) {
   static const std::vector<int32_t> tokens = {1, 403, 407, 261, 378, 429, 270, 34, 300, 17};
-  TransformerOptions o;
-  o.max_seq = 16;
-  auto t = Transformer::create(m, o);
-  EXPECT_TRUE(t.ok()) << t.status().message();
-  auto l = t->forward(tokens, 0, true);
-  EXPECT_TRUE(l.ok());
-  return {l->begin(), l->end()};
+  return testing_logits::logits_of(m, tokens);
 }
 
-double relative_error(const std::vector<float>& a, const std::vector<float>& b) {
-  double num = 0, den = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    num += (double(a[i]) - b[i]) * (double(a[i]) - b[i]);
-    den += double(a[i]) * a[i];
-  }
-  return std::sqrt(num / den);
-}
+using testing_logits::relative_error;
 
 TEST(CompressModel, TheContainerAloneRebuildsTheModel) {
   LoadOptions lo;

@@ -10,29 +10,13 @@
 #include "model/hf_fixtures.h"
 #include "model/model_loader.h"
 #include "quant/scaling_plan.h"
-#include "runtime/transformer.h"
+#include "runtime/logits_check.h"
 
 namespace dcllm {
 namespace {
 
-std::vector<float> logits(const Model& m, std::span<const int32_t> tokens) {
-  TransformerOptions o;
-  o.max_seq = static_cast<int64_t>(tokens.size());
-  auto t = Transformer::create(m, o);
-  EXPECT_TRUE(t.ok()) << t.status().message();
-  auto l = t->forward(tokens, 0, true);
-  EXPECT_TRUE(l.ok());
-  return {l->begin(), l->end()};
-}
-
-double relative_error(const std::vector<float>& a, const std::vector<float>& b) {
-  double num = 0, den = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    num += (double(a[i]) - b[i]) * (double(a[i]) - b[i]);
-    den += double(a[i]) * a[i];
-  }
-  return std::sqrt(num / den);
-}
+using testing_logits::logits_of;
+using testing_logits::relative_error;
 
 bool changed(const Model& a, const Model& b, const std::string& name) {
   const ModelTensor *x = a.find(name), *y = b.find(name);
@@ -61,7 +45,7 @@ TEST_P(HfFoldInvariance, KeepsTheLogits) {
   ASSERT_TRUE(plan.ok()) << plan.status().message();
 
   const std::vector<int32_t> tokens(calib.begin() + 3, calib.begin() + 40);
-  const std::vector<float> reference = logits(*model, tokens);
+  const std::vector<float> reference = logits_of(*model, tokens);
   for (auto [method, alpha] : {std::pair{ScaleMethod::kDc, 0.5},
                                {ScaleMethod::kDc, 1.0},
                                {ScaleMethod::kSmoothQuant, 0.5}}) {
@@ -89,16 +73,12 @@ TEST_P(HfFoldInvariance, KeepsTheLogits) {
     if (c.family == ModelFamily::kOpt) {
       EXPECT_TRUE(changed(*model, scaled->model, "blk.0.ffn_up.bias"));  // through ReLU
     }
-    EXPECT_LT(relative_error(reference, logits(scaled->model, tokens)), 1e-5);
+    EXPECT_LT(relative_error(reference, logits_of(scaled->model, tokens)), 1e-5);
   }
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, HfFoldInvariance, ::testing::ValuesIn(testing_hf::kHfFixtures),
-                         [](const auto& info) {
-                           std::string n = info.param;
-                           for (char& ch : n) ch = ch == '-' ? '_' : ch;
-                           return n;
-                         });
+                         testing_hf::fixture_test_name);
 
 }  // namespace
 }  // namespace dcllm

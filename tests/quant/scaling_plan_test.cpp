@@ -10,7 +10,7 @@
 #include "calib/calibrate.h"
 #include "model/model_loader.h"
 #include "quant/scaling_plan.h"
-#include "runtime/transformer.h"
+#include "runtime/logits_check.h"
 
 namespace dcllm {
 namespace {
@@ -43,24 +43,10 @@ std::map<std::string, CalibrationStats> calibrate(const Model& m) {
 const std::vector<int32_t> kTokens = {1, 403, 407, 261, 378, 429, 270, 34, 0, 511, 2, 300, 17};
 
 std::vector<float> logits(const Model& m) {
-  TransformerOptions o;
-  o.max_seq = 32;
-  auto t = Transformer::create(m, o);
-  EXPECT_TRUE(t.ok()) << t.status().message();
-  auto l = t->forward(kTokens, 0, true);
-  EXPECT_TRUE(l.ok());
-  return {l->begin(), l->end()};
+  return testing_logits::logits_of(m, kTokens);
 }
 
-// ||a - b|| / ||a||.
-double relative_error(const std::vector<float>& a, const std::vector<float>& b) {
-  double num = 0, den = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    num += (double(a[i]) - b[i]) * (double(a[i]) - b[i]);
-    den += double(a[i]) * a[i];
-  }
-  return std::sqrt(num / den);
-}
+using testing_logits::relative_error;
 
 double max_weight_change(const Model& a, const Model& b, const std::string& name) {
   const ModelTensor *x = a.find(name), *y = b.find(name);
