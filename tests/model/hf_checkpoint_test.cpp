@@ -2,6 +2,8 @@
 // dcllm's float32 logits on the transformers-made fixtures against the reference logits.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 #include "model/hf_config.h"
 #include "model/hf_fixtures.h"
 #include "model/model_loader.h"
@@ -112,8 +114,11 @@ TEST_P(HfReferenceLogits, MatchTransformers) {
     auto all = t->forward(ref.sequences[s], 0, true);
     ASSERT_TRUE(all.ok()) << all.status().message();
     const float* expected = &ref.logits[s * static_cast<size_t>(ref.seq_len * ref.vocab)];
-    EXPECT_LT(testing_hf::max_relative_error(expected, all->data(), all->size()), 1e-4)
-        << GetParam() << " sequence " << s;
+    const double err = testing_hf::max_relative_error(expected, all->data(), all->size());
+    EXPECT_LT(err, 1e-4) << GetParam() << " sequence " << s;
+    char text[32];
+    std::snprintf(text, sizeof text, "%.2e", err);
+    RecordProperty("max_relative_error_" + std::to_string(s), text);
     auto step = Transformer::create(*model, o);
     ASSERT_TRUE(step.ok());
     for (int64_t p = 0; p < ref.seq_len; ++p) {
