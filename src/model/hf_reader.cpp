@@ -334,7 +334,13 @@ Expected<Model> read_hf_checkpoint(const std::string& dir, const LoadOptions& op
 
   struct stat st {};
   if (::stat((dir + "/tokenizer.json").c_str(), &st) == 0) {
-    DCLLM_ASSIGN_OR_RETURN(Vocab vocab, load_hf_tokenizer(dir));
+    auto loaded = load_hf_tokenizer(dir);
+    if (!loaded.ok() && loaded.status().code() == StatusCode::kUnsupported) {
+      model.vocab_unsupported = loaded.status().message();
+      return model;
+    }
+    if (!loaded.ok()) return loaded.status();
+    Vocab vocab = std::move(loaded).value();
     const auto n = static_cast<int64_t>(vocab.tokens.size());
     if (n > model.config.vocab_size) {
       return Corrupt(dir + "/tokenizer.json: " + std::to_string(n) +

@@ -102,6 +102,9 @@ class Model {
   std::string path;    // where it came from, for messages
   std::string format;  // "llama2.c", "GGUF v3", ...
   std::optional<Vocab> vocab;
+  // Why `vocab` is empty when the file has a tokenizer dcllm cannot reproduce (for the error
+  // tokenizer_for gives); the weights still load, so such a model can be inspected.
+  std::string vocab_unsupported;
   // Extra key/value facts a reader wants `inspect` to show (general.name, file_type, ...).
   std::vector<std::pair<std::string, std::string>> info;
 

@@ -81,6 +81,9 @@ Expected<Model> load_model(const std::string& path, const LoadOptions& opts) {
 }
 
 Expected<Tokenizer> tokenizer_for(const Model& model) {
+  if (!model.vocab && !model.vocab_unsupported.empty()) {
+    return Unsupported(model.vocab_unsupported);
+  }
   if (!model.vocab) {
     return InvalidArgument(model.path +
                            ": the model carries no vocabulary (no tokenizer.json); pass "

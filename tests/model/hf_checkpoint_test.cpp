@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "model/hf_config.h"
 #include "model/hf_fixtures.h"
@@ -171,6 +174,28 @@ TEST(HfCheckpoint, NamesAndShapesAreCanonical) {
             (std::vector<int64_t>{opt->config.seq_len, opt->config.dim}));
   EXPECT_NE(opt->find("proj_in.weight"), nullptr);
   EXPECT_EQ(opt->find("output_norm.weight"), nullptr);  // post-norm OPT has no final norm
+}
+
+TEST(HfCheckpoint, AnUnsupportedTokenizerStillLoadsTheWeights) {
+  // A normalizer dcllm cannot reproduce: the model loads (inspect works), and asking for its
+  // tokenizer names the file and the feature.
+  const std::string dir = ::testing::TempDir() + "hf_nfc_tokenizer";
+  std::filesystem::remove_all(dir);
+  std::filesystem::copy(fixture_dir("opt"), dir);
+  std::ifstream in(dir + "/tokenizer.json");
+  nlohmann::json j = nlohmann::json::parse(in);
+  j["normalizer"] = {{"type", "NFC"}};
+  std::ofstream(dir + "/tokenizer.json") << j.dump();
+  auto model = load_model(dir);
+  ASSERT_TRUE(model.ok()) << model.status().message();
+  EXPECT_FALSE(model->vocab.has_value());
+  auto tok = tokenizer_for(*model);
+  ASSERT_FALSE(tok.ok());
+  EXPECT_EQ(tok.status().code(), StatusCode::kUnsupported);
+  EXPECT_NE(tok.status().message().find("tokenizer.json"), std::string::npos)
+      << tok.status().message();
+  EXPECT_NE(tok.status().message().find("NFC"), std::string::npos) << tok.status().message();
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
