@@ -37,13 +37,7 @@ class TensorMapper {
   TensorMapper(const SafetensorsCheckpoint& ck, const std::string& dir, const LoadOptions& opts)
       : ck_(ck), dir_(dir), opts_(opts) {}
 
-  // The first of `names` present in the checkpoint, or null.
-  const SafetensorsTensor* find(std::initializer_list<std::string> names) const {
-    for (const std::string& n : names) {
-      if (const SafetensorsTensor* t = ck_.find(n)) return t;
-    }
-    return nullptr;
-  }
+  const SafetensorsTensor* find(const std::string& name) const { return ck_.find(name); }
 
   // Adds `name` of `shape` from `src` (whose own shape must be `src_shape`).
   Status add(const std::string& name, const SafetensorsTensor* src, const std::string& src_name,
@@ -140,7 +134,7 @@ struct Names {
   std::string at(const TensorMapper& m, const std::string& suffix,
                  const SafetensorsTensor** out) const {
     for (const std::string& p : prefixes) {
-      if (const SafetensorsTensor* t = m.find({p + suffix})) {
+      if (const SafetensorsTensor* t = m.find(p + suffix)) {
         *out = t;
         return p + suffix;
       }
@@ -156,7 +150,7 @@ Status map_embeddings(TensorMapper& m, const Names& n, const std::string& embd_s
   const int64_t V = c.vocab_size, E = c.embedding_width();
   const SafetensorsTensor* embd = nullptr;
   const std::string embd_name = n.at(m, embd_suffix, &embd);
-  const SafetensorsTensor* head = m.find({"lm_head.weight"});
+  const SafetensorsTensor* head = m.find("lm_head.weight");
   if (c.tied_classifier) {
     if (!embd && head) return m.add("token_embd.weight", head, "lm_head.weight", {V, E}, {V, E});
     return m.add("token_embd.weight", embd, embd_name, {V, E}, {V, E});
