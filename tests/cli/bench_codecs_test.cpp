@@ -1,37 +1,21 @@
 // Runs the built `dcllm` binary: `bench codecs` and `bench decode-threads` on small synthetic
 // inputs and on the shared llama2.c model, checking the JSON schema and that ratios are sane.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <cstdio>
 #include <nlohmann/json.hpp>
 #include <string>
+
+#include "cli/cli_runner.h"
 
 namespace dcllm {
 namespace {
 
-struct CliResult {
-  int exit_code = -1;
-  std::string stdout_text;
-};
-
-// Stdout only: a --json run must print nothing else there.
-CliResult run_cli(const std::string& args) {
-  const std::string cmd = std::string(DCLLM_CLI_PATH) + " " + args + " 2>/dev/null";
-  CliResult r;
-  std::FILE* pipe = ::popen(cmd.c_str(), "r");
-  if (pipe == nullptr) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof(buf), pipe)) > 0) r.stdout_text.append(buf, n);
-  const int status = ::pclose(pipe);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+using testing_cli::CliResult;
+using testing_cli::run_cli;
 
 nlohmann::json parse_json(const CliResult& r) {
-  auto j = nlohmann::json::parse(r.stdout_text, nullptr, false);
-  EXPECT_FALSE(j.is_discarded()) << "stdout is not one JSON object:\n" << r.stdout_text;
+  auto j = nlohmann::json::parse(r.out, nullptr, false);
+  EXPECT_FALSE(j.is_discarded()) << "stdout is not one JSON object:\n" << r.out;
   return j;
 }
 
@@ -45,7 +29,7 @@ const nlohmann::json* find_codec(const nlohmann::json& report, const std::string
 TEST(BenchCodecsCli, JsonSchemaAndSaneRatiosOnLaplace) {
   const CliResult r = run_cli(
       "bench codecs --synthetic laplace --size 1000000 --runs 1 --json --codecs raw,zstd-1,lz4");
-  ASSERT_EQ(r.exit_code, 0) << r.stdout_text;
+  ASSERT_EQ(r.code, 0) << r.out;
   const nlohmann::json j = parse_json(r);
   ASSERT_TRUE(j.is_object());
   EXPECT_EQ(j["input"], "synthetic:laplace");
@@ -77,7 +61,7 @@ TEST(BenchCodecsCli, EntropyBoundCapsOrder0Coders) {
   const CliResult r = run_cli(
       "bench codecs --synthetic gauss-outlier --size 500000 --runs 1 --json "
       "--codecs rans,htscodecs-rans32x16");
-  ASSERT_EQ(r.exit_code, 0) << r.stdout_text;
+  ASSERT_EQ(r.code, 0) << r.out;
   const nlohmann::json j = parse_json(r);
   const double entropy = j["entropy_bits"].get<double>();
   EXPECT_GT(entropy, 3.0);
@@ -100,10 +84,10 @@ TEST(BenchCodecsCli, HumanTableListsEveryRequestedCodec) {
   const CliResult r = run_cli(
       "bench codecs --synthetic pruned --size 200000 --runs 1 "
       "--codecs snappy,deflate-6,zstd-19");
-  ASSERT_EQ(r.exit_code, 0) << r.stdout_text;
+  ASSERT_EQ(r.code, 0) << r.out;
   for (const char* needle :
        {"synthetic:pruned", "bits/byte", "snappy", "deflate-6", "zstd-19", "decompress MB/s"}) {
-    EXPECT_NE(r.stdout_text.find(needle), std::string::npos) << needle << "\n" << r.stdout_text;
+    EXPECT_NE(r.out.find(needle), std::string::npos) << needle << "\n" << r.out;
   }
 }
 
@@ -112,7 +96,7 @@ TEST(BenchCodecsCli, QuantizesTheLlama2cModel) {
   const CliResult r = run_cli("bench codecs --input " + model +
                               " --dtype f32 --offset 28 --quantize per-tensor --runs 1 --json "
                               "--codecs raw,zstd-1");
-  ASSERT_EQ(r.exit_code, 0) << r.stdout_text;
+  ASSERT_EQ(r.code, 0) << r.out;
   const nlohmann::json j = parse_json(r);
   EXPECT_EQ(j["input"], model);
   EXPECT_EQ(j["bytes"], 264128);  // (1056540 - 28) / 4 floats, one INT8 byte each
@@ -128,7 +112,7 @@ TEST(BenchCodecsCli, UsageErrorsFail) {
         "bench codecs --synthetic laplace --input " + model + " --dtype i8",
         std::string("bench codecs --synthetic nope --size 1000"), std::string("bench")}) {
     const CliResult r = run_cli(args);
-    EXPECT_NE(r.exit_code, 0) << args;
+    EXPECT_NE(r.code, 0) << args;
   }
 }
 
@@ -136,7 +120,7 @@ TEST(BenchDecodeThreadsCli, JsonSchema) {
   const CliResult r = run_cli(
       "bench decode-threads --synthetic gauss-outlier --size 2000000 --threads 2 "
       "--runs 1 --json");
-  ASSERT_EQ(r.exit_code, 0) << r.stdout_text;
+  ASSERT_EQ(r.code, 0) << r.out;
   const nlohmann::json j = parse_json(r);
   EXPECT_EQ(j["input"], "synthetic:gauss-outlier");
   EXPECT_EQ(j["bytes"], 2000000);

@@ -1,41 +1,21 @@
 // `run`, `ppl`, `inspect`, `verify` and `bench run` on a .dcllm compressed model through the
 // built binary, and the one-line error a corrupted chunk gives.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <array>
-#include <cstdio>
 #include <nlohmann/json.hpp>
 #include <string>
 
 #include "../container/container_test_files.h"
 #include "../runtime/rtn_int8_container.h"
+#include "cli/cli_runner.h"
 #include "model/model_loader.h"
 
 namespace dcllm {
 namespace {
 
-const std::string kCli = DCLLM_CLI_PATH;
 const std::string kData = DCLLM_SHARED_DATA;
 
-struct Result {
-  int code;
-  std::string out;
-};
-
-// Runs the CLI; stdout and stderr come back together.
-Result cli(const std::string& args) {
-  const std::string cmd = kCli + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  Result r{-1, ""};
-  if (!p) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+using testing_cli::run_cli;
 
 class CliDcllmModel : public ::testing::Test {
  protected:
@@ -58,16 +38,16 @@ testing::ScratchDir* CliDcllmModel::dir_ = nullptr;
 std::string CliDcllmModel::path_;
 
 TEST_F(CliDcllmModel, RunGeneratesAStory) {
-  auto r = cli("run " + path_ + " -p \"Once upon a time\" -n 40 --temp 0");
-  ASSERT_EQ(r.code, 0) << r.out;
+  auto r = run_cli("run " + path_ + " -p \"Once upon a time\" -n 40 --temp 0");
+  ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out.rfind("Once upon a time", 0), 0u) << r.out;
   EXPECT_GT(r.out.size(), std::string("Once upon a time").size() + 40) << r.out;
 }
 
 TEST_F(CliDcllmModel, PplPrintsJson) {
-  auto r = cli("ppl " + path_ + " --text " + kData +
-               "/tinystories_valid_head.txt --ctx 128 --chunks 2 --json 2>/dev/null");
-  ASSERT_EQ(r.code, 0) << r.out;
+  auto r = run_cli("ppl " + path_ + " --text " + kData +
+                   "/tinystories_valid_head.txt --ctx 128 --chunks 2 --json");
+  ASSERT_EQ(r.code, 0) << r.err;
   auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["tokens"], 2 * 127);
   EXPECT_GT(j["ppl"].get<double>(), 1.0);
@@ -75,18 +55,18 @@ TEST_F(CliDcllmModel, PplPrintsJson) {
 }
 
 TEST_F(CliDcllmModel, InspectAndVerifyAcceptIt) {
-  auto r = cli("inspect " + path_ + " --json");
-  ASSERT_EQ(r.code, 0) << r.out;
+  auto r = run_cli("inspect " + path_ + " --json");
+  ASSERT_EQ(r.code, 0) << r.err;
   auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["metadata"]["format"], "dcllm-model");
   EXPECT_EQ(j["metadata"]["config"]["dim"], 64);
-  auto v = cli("verify " + path_);
-  EXPECT_EQ(v.code, 0) << v.out;
+  auto v = run_cli("verify " + path_);
+  EXPECT_EQ(v.code, 0) << v.err;
 }
 
 TEST_F(CliDcllmModel, BenchRunReportsW8A8AndFloat32) {
-  auto r = cli("bench run " + path_ + " --prompt-tokens 16 --gen-tokens 8 --json 2>/dev/null");
-  ASSERT_EQ(r.code, 0) << r.out;
+  auto r = run_cli("bench run " + path_ + " --prompt-tokens 16 --gen-tokens 8 --json");
+  ASSERT_EQ(r.code, 0) << r.err;
   auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["weights"], "w8a8");
   EXPECT_EQ(j["generated_tokens"], 8);
@@ -105,12 +85,12 @@ TEST_F(CliDcllmModel, CorruptedChunkIsAOneLineError) {
   for (const std::string& args :
        {"run " + bad + " -n 4", "ppl " + bad + " --text " + kData + "/tinystories_valid_head.txt",
         "verify " + bad}) {
-    auto r = cli(args);
-    EXPECT_EQ(r.code, 1) << args << ": " << r.out;
-    EXPECT_EQ(r.out.rfind("dcllm: error: ", 0), 0u) << args << ": " << r.out;
-    EXPECT_NE(r.out.find("blk.2.attn_v.weight"), std::string::npos) << args << ": " << r.out;
-    EXPECT_NE(r.out.find("checksum"), std::string::npos) << args << ": " << r.out;
-    EXPECT_EQ(r.out.find('\n'), r.out.size() - 1) << args << ": " << r.out;
+    auto r = run_cli(args);
+    EXPECT_EQ(r.code, 1) << args << ": " << r.err;
+    EXPECT_EQ(r.err.rfind("dcllm: error: ", 0), 0u) << args << ": " << r.err;
+    EXPECT_NE(r.err.find("blk.2.attn_v.weight"), std::string::npos) << args << ": " << r.err;
+    EXPECT_NE(r.err.find("checksum"), std::string::npos) << args << ": " << r.err;
+    EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << args << ": " << r.err;
   }
 }
 

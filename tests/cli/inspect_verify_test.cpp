@@ -1,11 +1,10 @@
 // Runs the built `dcllm` binary: `inspect` (table and --json) and `verify` on a container made
 // here, then `verify` on a damaged copy, which must fail and name the tensor and chunk.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "cli/cli_runner.h"
 #include "container/container_test_files.h"
 #include "dcllm/container.h"
 
@@ -16,25 +15,8 @@ using testing::read_bytes;
 using testing::ScratchDir;
 using testing::write_bytes;
 
-struct RunResult {
-  int exit_code = -1;
-  std::string out;
-};
-
-// Runs the CLI with `args`; `merge_stderr` folds stderr into the captured output.
-RunResult run_cli(const std::string& args, bool merge_stderr) {
-  std::string cmd =
-      std::string(DCLLM_CLI_PATH) + " " + args + (merge_stderr ? " 2>&1" : " 2>/dev/null");
-  RunResult r;
-  std::FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) r.out.append(buf, n);
-  int status = ::pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+using testing_cli::CliResult;
+using testing_cli::run_cli;
 
 std::string make_container(const ScratchDir& dir) {
   std::string path = dir.file("cli model.dcllm");  // a space, so quoting is exercised
@@ -60,16 +42,16 @@ std::string shell_quoted(const std::string& s) {
 TEST(CliInspectVerify, InspectTableAndJson) {
   ScratchDir dir;
   std::string path = make_container(dir);
-  RunResult table = run_cli("inspect " + shell_quoted(path), false);
-  ASSERT_EQ(table.exit_code, 0) << table.out;
+  CliResult table = run_cli("inspect " + shell_quoted(path));
+  ASSERT_EQ(table.code, 0) << table.out;
   EXPECT_NE(table.out.find("layers.0.wq"), std::string::npos) << table.out;
   EXPECT_NE(table.out.find("64x64"), std::string::npos) << table.out;
   EXPECT_NE(table.out.find("per-channel"), std::string::npos) << table.out;
   EXPECT_NE(table.out.find("\"architecture\": \"llama\""), std::string::npos) << table.out;
   EXPECT_NE(table.out.find("total"), std::string::npos) << table.out;
 
-  RunResult js = run_cli("inspect --json --chunks " + shell_quoted(path), false);
-  ASSERT_EQ(js.exit_code, 0) << js.out;
+  CliResult js = run_cli("inspect --json --chunks " + shell_quoted(path));
+  ASSERT_EQ(js.code, 0) << js.out;
   auto j = nlohmann::json::parse(js.out, nullptr, false);
   ASSERT_FALSE(j.is_discarded()) << js.out;
   EXPECT_EQ(j["format"], "dcllm");
@@ -96,12 +78,13 @@ TEST(CliInspectVerify, InspectTableAndJson) {
 TEST(CliInspectVerify, VerifyPassesThenNamesTheDamagedChunk) {
   ScratchDir dir;
   std::string path = make_container(dir);
-  RunResult ok = run_cli("verify " + shell_quoted(path), true);
-  EXPECT_EQ(ok.exit_code, 0) << ok.out;
+  CliResult ok = run_cli("verify " + shell_quoted(path));
+  EXPECT_EQ(ok.code, 0) << ok.err;
   EXPECT_EQ(ok.out, "OK: 2 tensors, 5 chunks verified\n");
+  EXPECT_EQ(ok.err, "");
 
-  RunResult js = run_cli("verify --json " + shell_quoted(path), false);
-  EXPECT_EQ(js.exit_code, 0) << js.out;
+  CliResult js = run_cli("verify --json " + shell_quoted(path));
+  EXPECT_EQ(js.code, 0) << js.out;
   auto j = nlohmann::json::parse(js.out, nullptr, false);
   EXPECT_EQ(j["ok"], true);
   EXPECT_EQ(j["chunks"], 5);
@@ -113,14 +96,14 @@ TEST(CliInspectVerify, VerifyPassesThenNamesTheDamagedChunk) {
   bytes[target] ^= 0x01;
   std::string damaged = dir.file("damaged.dcllm");
   write_bytes(damaged, bytes);
-  RunResult bad = run_cli("verify " + shell_quoted(damaged), true);
-  EXPECT_EQ(bad.exit_code, 1) << bad.out;
-  EXPECT_NE(bad.out.find("dcllm: error: "), std::string::npos) << bad.out;
-  EXPECT_NE(bad.out.find("tensor 'layers.0.wq' chunk 2"), std::string::npos) << bad.out;
-  EXPECT_NE(bad.out.find("checksum"), std::string::npos) << bad.out;
+  CliResult bad = run_cli("verify " + shell_quoted(damaged));
+  EXPECT_EQ(bad.code, 1) << bad.err;
+  EXPECT_NE(bad.err.find("dcllm: error: "), std::string::npos) << bad.err;
+  EXPECT_NE(bad.err.find("tensor 'layers.0.wq' chunk 2"), std::string::npos) << bad.err;
+  EXPECT_NE(bad.err.find("checksum"), std::string::npos) << bad.err;
 
-  RunResult bad_json = run_cli("verify --json " + shell_quoted(damaged), false);
-  EXPECT_EQ(bad_json.exit_code, 1);
+  CliResult bad_json = run_cli("verify --json " + shell_quoted(damaged));
+  EXPECT_EQ(bad_json.code, 1);
   auto jb = nlohmann::json::parse(bad_json.out, nullptr, false);
   EXPECT_EQ(jb["ok"], false);
   EXPECT_NE(jb["error"].get<std::string>().find("chunk 2"), std::string::npos);
@@ -130,9 +113,9 @@ TEST(CliInspectVerify, VerifyRejectsANonContainer) {
   ScratchDir dir;
   std::string path = dir.file("not.dcllm");
   write_bytes(path, std::vector<uint8_t>(200, 'x'));
-  RunResult r = run_cli("verify " + shell_quoted(path), true);
-  EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.out.find("bad magic"), std::string::npos) << r.out;
+  CliResult r = run_cli("verify " + shell_quoted(path));
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("bad magic"), std::string::npos) << r.err;
 }
 
 }  // namespace

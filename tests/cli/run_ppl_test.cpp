@@ -1,66 +1,43 @@
 // The `run`, `ppl`, `inspect` and `bench run` verbs end to end through the built binary:
 // llama2.c's reference sample, JSON schemas, and one-line errors for broken model files.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <array>
-#include <cstdio>
+#include <algorithm>
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "cli/cli_runner.h"
+
 namespace {
 
-const std::string kCli = DCLLM_CLI_PATH;
 const std::string kData = DCLLM_SHARED_DATA;
 
-struct Result {
-  int code;
-  std::string out;
-};
-
-// Runs the CLI with stdout captured (stderr goes to `err_file` when given, else is dropped).
-Result run(const std::string& args, const std::string& err_file = "/dev/null") {
-  const std::string cmd = kCli + " " + args + " 2>" + err_file;
-  FILE* p = popen(cmd.c_str(), "r");
-  Result r{-1, ""};
-  if (!p) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
+using dcllm::testing_cli::run_cli;
 
 const char* kReference =
     "Once upon a time, there was a little girl named Lily. She loved to play outside in the park. "
     "One day, she saw a big, red ball. She wanted to play with it, but it was too high";
 
 TEST(CliRun, Stories260KGreedyMatchesLlama2c) {
-  const std::string err = ::testing::TempDir() + "run_err.txt";
-  auto r = run(
-      "run " + kData + "/stories260K.bin --tokenizer " + kData + "/tok512.bin -n 60 --temp 0", err);
-  ASSERT_EQ(r.code, 0) << slurp(err);
+  auto r = run_cli("run " + kData + "/stories260K.bin --tokenizer " + kData +
+                   "/tok512.bin -n 60 --temp 0");
+  ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out, std::string(kReference) + "\n");
-  const std::string e = slurp(err);
+  const std::string& e = r.err;
   EXPECT_NE(e.find("prompt: 1 tokens"), std::string::npos) << e;
   EXPECT_NE(e.find("generation: 60 tokens"), std::string::npos) << e;
 }
 
 TEST(CliRun, GgufWithPromptAndSampling) {
-  auto greedy = run("run " + kData + "/stories260K.gguf -n 60 --temp 0");
+  auto greedy = run_cli("run " + kData + "/stories260K.gguf -n 60 --temp 0");
   ASSERT_EQ(greedy.code, 0);
   EXPECT_EQ(greedy.out, std::string(kReference) + "\n");
   auto a =
-      run("run " + kData + "/stories260K.gguf -p \"Once upon a time\" -n 30 --temp 1 --seed 5");
+      run_cli("run " + kData + "/stories260K.gguf -p \"Once upon a time\" -n 30 --temp 1 --seed 5");
   auto b =
-      run("run " + kData + "/stories260K.gguf -p \"Once upon a time\" -n 30 --temp 1 --seed 5");
+      run_cli("run " + kData + "/stories260K.gguf -p \"Once upon a time\" -n 30 --temp 1 --seed 5");
   ASSERT_EQ(a.code, 0);
   EXPECT_EQ(a.out, b.out);
   EXPECT_EQ(a.out.rfind("Once upon a time", 0), 0u) << a.out;
@@ -68,8 +45,9 @@ TEST(CliRun, GgufWithPromptAndSampling) {
 }
 
 TEST(CliPpl, JsonSchemaAndValues) {
-  auto r = run("ppl " + kData + "/stories260K.bin --tokenizer " + kData + "/tok512.bin --text " +
-               kData + "/tinystories_valid_head.txt --ctx 256 --chunks 4 --json");
+  auto r =
+      run_cli("ppl " + kData + "/stories260K.bin --tokenizer " + kData + "/tok512.bin --text " +
+              kData + "/tinystories_valid_head.txt --ctx 256 --chunks 4 --json");
   ASSERT_EQ(r.code, 0);
   auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["tokens"].get<int64_t>(), 4 * 255);
@@ -80,19 +58,19 @@ TEST(CliPpl, JsonSchemaAndValues) {
   EXPECT_GT(ppl, 3.0);
   EXPECT_LT(ppl, 5.5);
   // The GGUF copy of the same weights scores the same text identically.
-  auto g = run("ppl " + kData + "/stories260K.gguf --text " + kData +
-               "/tinystories_valid_head.txt --ctx 256 --chunks 4 --json");
+  auto g = run_cli("ppl " + kData + "/stories260K.gguf --text " + kData +
+                   "/tinystories_valid_head.txt --ctx 256 --chunks 4 --json");
   ASSERT_EQ(g.code, 0);
   EXPECT_DOUBLE_EQ(nlohmann::json::parse(g.out)["ppl"].get<double>(), ppl);
 }
 
 TEST(CliPpl, HelpStatesTheProtocol) {
-  auto r = run("ppl --help");
+  auto r = run_cli("ppl --help");
   EXPECT_NE(r.out.find("windows of ctx-1 tokens"), std::string::npos) << r.out;
 }
 
 TEST(CliInspect, ModelFilesAsJson) {
-  auto b = run("inspect " + kData + "/stories260K.bin --json");
+  auto b = run_cli("inspect " + kData + "/stories260K.bin --json");
   ASSERT_EQ(b.code, 0);
   auto jb = nlohmann::json::parse(b.out);
   EXPECT_EQ(jb["format"], "llama2.c");
@@ -100,7 +78,7 @@ TEST(CliInspect, ModelFilesAsJson) {
   EXPECT_EQ(jb["config"]["n_kv_heads"].get<int64_t>(), 4);
   EXPECT_EQ(jb["tensors"].size(), 47u);
 
-  auto g = run("inspect " + kData + "/stories260K.gguf --json");
+  auto g = run_cli("inspect " + kData + "/stories260K.gguf --json");
   ASSERT_EQ(g.code, 0);
   auto jg = nlohmann::json::parse(g.out);
   EXPECT_EQ(jg["format"], "GGUF v3");
@@ -119,13 +97,14 @@ TEST(CliInspect, ModelFilesAsJson) {
   }
   EXPECT_TRUE(found);
 
-  auto text = run("inspect " + kData + "/stories260K.gguf");
+  auto text = run_cli("inspect " + kData + "/stories260K.gguf");
   ASSERT_EQ(text.code, 0);
   EXPECT_NE(text.out.find("blk.4.ffn_down.weight"), std::string::npos);
 }
 
 TEST(CliBenchRun, ReportsSpeedsAndRss) {
-  auto r = run("bench run " + kData + "/stories260K.bin --prompt-tokens 32 --gen-tokens 16 --json");
+  auto r =
+      run_cli("bench run " + kData + "/stories260K.bin --prompt-tokens 32 --gen-tokens 16 --json");
   ASSERT_EQ(r.code, 0) << r.out;
   auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["prompt_tokens"].get<int64_t>(), 32);
@@ -158,11 +137,10 @@ TEST(CliErrors, BrokenModelFilesGiveOneLine) {
     SCOPED_TRACE(c.name);
     const std::string path = dir + c.name;
     std::ofstream(path, std::ios::binary) << c.bytes;
-    const std::string err = dir + "err.txt";
     for (const std::string verb : {"run", "inspect"}) {
-      auto r = run(verb + " " + path, err);
+      auto r = run_cli(verb + " " + path);
       EXPECT_EQ(r.code, 1);
-      const std::string e = slurp(err);
+      const std::string& e = r.err;
       EXPECT_EQ(e.rfind("dcllm: error: " + path + ": ", 0), 0u) << e;
       EXPECT_NE(e.find(c.fragment), std::string::npos) << e;
       EXPECT_EQ(std::count(e.begin(), e.end(), '\n'), 1) << e;
