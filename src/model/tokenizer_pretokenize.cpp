@@ -37,13 +37,21 @@ bool is_contraction_letter(char32_t c) {
   return c == 's' || c == 't' || c == 'm' || c == 'd';
 }
 
-// Length in characters of a contraction ('s 't 're 've 'm 'll 'd) starting at chars[i], or 0.
-size_t contraction_length(const std::vector<ClassifiedChar>& chars, size_t i) {
+// ASCII lower case, plus U+017F (long s), which case-insensitive matching folds to 's'.
+char32_t fold_case(char32_t c) {
+  if (c >= 'A' && c <= 'Z') return c + ('a' - 'A');
+  return c == 0x17F ? 's' : c;
+}
+
+// Length in characters of a contraction ('s 't 're 've 'm 'll 'd) starting at chars[i], or 0;
+// `any_case` matches it case-insensitively, as the Llama-3 regex's (?i:...) does.
+size_t contraction_length(const std::vector<ClassifiedChar>& chars, size_t i, bool any_case) {
   if (chars[i].cp != '\'' || i + 1 >= chars.size()) return 0;
-  char32_t a = chars[i + 1].cp;
+  auto letter = [&](size_t k) { return any_case ? fold_case(chars[k].cp) : chars[k].cp; };
+  const char32_t a = letter(i + 1);
   if (is_contraction_letter(a)) return 2;
   if (i + 2 >= chars.size()) return 0;
-  char32_t b = chars[i + 2].cp;
+  const char32_t b = letter(i + 2);
   if ((a == 'r' && b == 'e') || (a == 'v' && b == 'e') || (a == 'l' && b == 'l')) return 3;
   return 0;
 }
@@ -66,7 +74,7 @@ void split_gpt2(std::string_view text, std::vector<ClassifiedChar>& chars,
 
   size_t i = 0;
   while (i < n) {
-    if (size_t len = contraction_length(chars, i)) {
+    if (size_t len = contraction_length(chars, i, false)) {
       emit(i, i + len);
       i += len;
       continue;
@@ -92,23 +100,6 @@ void split_gpt2(std::string_view text, std::vector<ClassifiedChar>& chars,
 
 bool is_line_break(char32_t c) {
   return c == '\r' || c == '\n';
-}
-
-// ASCII lower case, plus U+017F (long s), which case-insensitive matching folds to 's'.
-char32_t fold_case(char32_t c) {
-  if (c >= 'A' && c <= 'Z') return c + ('a' - 'A');
-  return c == 0x17F ? 's' : c;
-}
-
-// Length in characters of a contraction matched case-insensitively at chars[i], or 0.
-size_t contraction_length_any_case(const std::vector<ClassifiedChar>& chars, size_t i) {
-  if (chars[i].cp != '\'' || i + 1 >= chars.size()) return 0;
-  const char32_t a = fold_case(chars[i + 1].cp);
-  if (is_contraction_letter(a)) return 2;
-  if (i + 2 >= chars.size()) return 0;
-  const char32_t b = fold_case(chars[i + 2].cp);
-  if ((a == 'r' && b == 'e') || (a == 'v' && b == 'e') || (a == 'l' && b == 'l')) return 3;
-  return 0;
 }
 
 void classify(std::string_view text, std::vector<ClassifiedChar>& chars) {
@@ -138,7 +129,7 @@ void split_llama3(std::string_view text, size_t max_digits, std::vector<Classifi
   using enum CodepointClass;
   size_t i = 0;
   while (i < n) {
-    if (size_t len = contraction_length_any_case(chars, i)) {
+    if (size_t len = contraction_length(chars, i, true)) {
       emit(i, i + len);
       i += len;
       continue;
