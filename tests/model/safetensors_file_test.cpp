@@ -121,8 +121,7 @@ TEST(Safetensors, RefusesMalformedLayouts) {
       {build({{"a", entry("F32", {1}, 0, 4)}, {"b", entry("F32", {1}, 0, 4)}}, four), "overlaps"},
       {build({{"a", entry("F32", {1}, 4, 8)}}, eight), "belong to no tensor"},
       {build({{"a", entry("F32", {1}, 0, 4)}}, eight), "belong to no tensor"},
-      {build({{"a", entry("F32", {1}, 0, 4)}, {"__metadata__", {{"k", 1}}}}, four),
-       "__metadata__"},
+      {build({{"a", entry("F32", {1}, 0, 4)}, {"__metadata__", {{"k", 1}}}}, four), "__metadata__"},
   };
   for (const auto& [bytes, fault] : cases) {
     const std::string err = parse_error(bytes);
