@@ -58,19 +58,32 @@ size_t contraction_length(const std::vector<ClassifiedChar>& chars, size_t i, bo
 
 void classify(std::string_view text, std::vector<ClassifiedChar>& chars);
 
+// What both regex splitters do over the classified characters of `text`: cut a piece, find the
+// end of a run of one class.
+struct CharSplitter {
+  std::string_view text;
+  const std::vector<ClassifiedChar>& chars;
+  std::vector<std::string_view>& out;
+
+  // Characters [from, to) as one piece.
+  void emit(size_t from, size_t to) const {
+    const size_t begin = chars[from].offset;
+    const size_t end = to < chars.size() ? chars[to].offset : text.size();
+    out.push_back(text.substr(begin, end - begin));
+  }
+  size_t run_end(size_t from, CodepointClass cls) const {
+    while (from < chars.size() && chars[from].cls == cls) ++from;
+    return from;
+  }
+};
+
 void split_gpt2(std::string_view text, std::vector<ClassifiedChar>& chars,
                 std::vector<std::string_view>& out) {
   classify(text, chars);
   const size_t n = chars.size();
-  auto emit = [&](size_t from, size_t to) {
-    size_t begin = chars[from].offset;
-    size_t end = to < n ? chars[to].offset : text.size();
-    out.push_back(text.substr(begin, end - begin));
-  };
-  auto run_end = [&](size_t from, CodepointClass cls) {
-    while (from < n && chars[from].cls == cls) ++from;
-    return from;
-  };
+  const CharSplitter split{text, chars, out};
+  auto emit = [&](size_t from, size_t to) { split.emit(from, to); };
+  auto run_end = [&](size_t from, CodepointClass cls) { return split.run_end(from, cls); };
 
   size_t i = 0;
   while (i < n) {
@@ -117,15 +130,9 @@ void split_llama3(std::string_view text, size_t max_digits, std::vector<Classifi
                   std::vector<std::string_view>& out) {
   classify(text, chars);
   const size_t n = chars.size();
-  auto emit = [&](size_t from, size_t to) {
-    size_t begin = chars[from].offset;
-    size_t end = to < n ? chars[to].offset : text.size();
-    out.push_back(text.substr(begin, end - begin));
-  };
-  auto run_end = [&](size_t from, CodepointClass cls) {
-    while (from < n && chars[from].cls == cls) ++from;
-    return from;
-  };
+  const CharSplitter split{text, chars, out};
+  auto emit = [&](size_t from, size_t to) { split.emit(from, to); };
+  auto run_end = [&](size_t from, CodepointClass cls) { return split.run_end(from, cls); };
   using enum CodepointClass;
   size_t i = 0;
   while (i < n) {
