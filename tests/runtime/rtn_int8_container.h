@@ -9,6 +9,7 @@
 #include "dcllm/container.h"
 #include "model/dcllm_model_metadata.h"
 #include "model/model.h"
+#include "model/model_loader.h"
 #include "quant/quantize_int8.h"
 
 namespace dcllm::testing {
@@ -65,6 +66,17 @@ inline Status write_rtn_int8_container(const Model& m, const std::string& path,
     DCLLM_RETURN_IF_ERROR(w->add_tensor(spec, raw, codec, chunk_bytes));
   }
   return w->finish();
+}
+
+// stories260K from ../shared/data in float32, also written to `path` as above: the fixture of
+// the W8A8 runtime and CLI tests.
+inline Expected<Model> stories260k_with_rtn_container(const std::string& path) {
+  const std::string data = DCLLM_SHARED_DATA;
+  LoadOptions o;
+  o.tokenizer_path = data + "/tok512.bin";
+  DCLLM_ASSIGN_OR_RETURN(Model m, load_model(data + "/stories260K.bin", o));
+  DCLLM_RETURN_IF_ERROR(write_rtn_int8_container(m, path));
+  return m;
 }
 
 }  // namespace dcllm::testing

@@ -75,12 +75,8 @@ class W8A8Model : public ::testing::Test {
   static void SetUpTestSuite() {
     dir_ = new testing::ScratchDir();
     path_ = dir_->file("stories260K.dcllm");
-    LoadOptions o;
-    o.tokenizer_path = kData + "/tok512.bin";
-    auto m = load_model(kData + "/stories260K.bin", o);
+    auto m = testing::stories260k_with_rtn_container(path_);
     ASSERT_TRUE(m.ok()) << m.status().message();
-    const Status st = testing::write_rtn_int8_container(*m, path_);
-    ASSERT_TRUE(st.ok()) << st.message();
     float_ = new Model(std::move(m).value());
   }
   static void TearDownTestSuite() {
