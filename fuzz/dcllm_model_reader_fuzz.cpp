@@ -3,8 +3,8 @@
 #include <cstdint>
 #include <cstdlib>
 
+#include "forward_smoke.h"
 #include "model/dcllm_model_reader.h"
-#include "runtime/transformer.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto c = dcllm::ModelContainer::open_from_memory({data, size}, "fuzz.dcllm");
@@ -18,19 +18,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (model.status().message().empty()) std::abort();
     return 0;
   }
-  const auto& cfg = model->config;
-  const bool small = cfg.n_layers <= 16 && cfg.dim <= 1024 && cfg.hidden_dim <= 4096 &&
-                     cfg.n_heads * cfg.head_dim <= 1024 && cfg.vocab_size <= (1 << 16) &&
-                     cfg.seq_len >= 2;
-  if (small) {
-    dcllm::TransformerOptions to;
-    to.max_seq = 2;
-    to.threads = 1;
-    auto t = dcllm::Transformer::create(*model, to);
-    if (t.ok()) {
-      const int32_t tok = 0;
-      (void)t->forward({&tok, 1}, 0);
-    }
-  }
+  dcllm::fuzzing::forward_smoke(*model, dcllm::fuzzing::Expect::kMayBeRefused);
   return 0;
 }
