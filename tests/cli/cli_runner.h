@@ -3,6 +3,7 @@
 #pragma once
 
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdio>
@@ -27,9 +28,10 @@ inline std::string read_file(const std::string& path) {
 
 // `args` is passed through the shell as written (quote paths with spaces yourself).
 inline CliResult run_cli(const std::string& args) {
+  // ctest runs tests as parallel processes: the pid keeps their files apart.
   static int calls = 0;
-  const std::string err_file =
-      ::testing::TempDir() + "dcllm_cli_stderr_" + std::to_string(++calls) + ".txt";
+  const std::string err_file = ::testing::TempDir() + "dcllm_cli_stderr_" +
+                               std::to_string(::getpid()) + "_" + std::to_string(++calls) + ".txt";
   const std::string cmd = std::string(DCLLM_CLI_PATH) + " " + args + " 2>" + err_file;
   CliResult r;
   FILE* p = popen(cmd.c_str(), "r");
