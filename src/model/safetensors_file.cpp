@@ -50,12 +50,16 @@ Status parse_entry(const std::string& key, const json& v, uint64_t data_size,
   auto shape = v.find("shape");
   if (shape == v.end() || !shape->is_array() || shape->size() > 8)
     return Corrupt(where + " has no shape list (of at most 8 dimensions)");
+  // Every dimension and every running product fits int64_t, so numel() (which multiplies in
+  // the same order) cannot overflow even when a later zero makes the total small.
+  constexpr uint64_t kMaxInt64 = uint64_t{INT64_MAX};
   uint64_t numel = 1;
   for (const json& d : *shape) {
     if (!d.is_number_unsigned()) return Corrupt(where + " has a dimension that is not >= 0");
     const auto n = d.get<uint64_t>();
     auto product = checked_mul(numel, n);
-    if (!product || n > (uint64_t{1} << 62)) return Corrupt(where + " has a shape too large");
+    if (!product || n > kMaxInt64 || *product > kMaxInt64)
+      return Corrupt(where + " has a shape too large");
     numel = *product;
     t->shape.push_back(static_cast<int64_t>(n));
   }
@@ -161,6 +165,13 @@ Expected<SafetensorsFile> parse_safetensors(std::span<const uint8_t> bytes,
 Status tensor_to_f32(const SafetensorsTensor& t, std::span<float> out, const std::string& file) {
   if (static_cast<int64_t>(out.size()) != t.numel())
     return Internal(file + ": tensor '" + printable(t.name) + "' converted into a wrong size");
+  // A tensor built by hand (a slice) rather than by the parser must still cover its bytes.
+  const size_t elem = dtype_size(t.dtype);
+  if (elem != 0 && t.bytes.size() != out.size() * elem) {
+    return Internal(file + ": tensor '" + printable(t.name) + "' has " +
+                    std::to_string(t.bytes.size()) + " bytes for " + std::to_string(out.size()) +
+                    " elements of " + t.dtype);
+  }
   const uint8_t* p = t.bytes.data();
   if (t.dtype == "F32") {
     std::memcpy(out.data(), p, out.size() * sizeof(float));
@@ -219,10 +230,12 @@ Expected<SafetensorsCheckpoint> SafetensorsCheckpoint::open(const std::string& d
   const std::string index_path = dir + "/model.safetensors.index.json";
   std::vector<std::string> shards;
   std::vector<std::pair<std::string, std::string>> weight_map;
-  if (file_exists(index_path)) {
-    DCLLM_RETURN_IF_ERROR(read_index(index_path, &shards, &weight_map));
-  } else if (file_exists(single)) {
+  // The single file wins when both are there, as in transformers' loader: a stale index left
+  // beside a consolidated model.safetensors must not shadow it.
+  if (file_exists(single)) {
     shards.push_back("model.safetensors");
+  } else if (file_exists(index_path)) {
+    DCLLM_RETURN_IF_ERROR(read_index(index_path, &shards, &weight_map));
   } else {
     return IoError(dir + ": neither model.safetensors nor model.safetensors.index.json is there");
   }
@@ -258,6 +271,14 @@ const SafetensorsTensor* SafetensorsCheckpoint::find(std::string_view tensor) co
   auto it = index_.find(std::string(tensor));
   if (it == index_.end()) return nullptr;
   return &files_[it->second.first].tensors[it->second.second];
+}
+
+std::vector<const SafetensorsTensor*> SafetensorsCheckpoint::tensors() const {
+  std::vector<const SafetensorsTensor*> all;
+  all.reserve(index_.size());
+  for (const SafetensorsFile& f : files_)
+    for (const SafetensorsTensor& t : f.tensors) all.push_back(&t);
+  return all;
 }
 
 const std::string& SafetensorsCheckpoint::file_of(const SafetensorsTensor& t) const {

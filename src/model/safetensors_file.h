@@ -47,13 +47,15 @@ Status tensor_to_f32(const SafetensorsTensor& t, std::span<float> out, const std
 
 class MappedFile;
 
-// A Hugging Face checkpoint directory: `model.safetensors`, or the shards that
+// A Hugging Face checkpoint directory: `model.safetensors`, or else the shards that
 // `model.safetensors.index.json` names in its "weight_map". The mappings live as long as it.
 class SafetensorsCheckpoint {
  public:
   static Expected<SafetensorsCheckpoint> open(const std::string& dir);
 
   const SafetensorsTensor* find(std::string_view tensor) const;
+  // Every tensor: shard order (the index's first mention), then data-offset order.
+  std::vector<const SafetensorsTensor*> tensors() const;
   // The file holding `t`, for messages.
   const std::string& file_of(const SafetensorsTensor& t) const;
   const std::vector<SafetensorsFile>& files() const { return files_; }

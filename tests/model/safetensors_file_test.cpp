@@ -101,12 +101,27 @@ TEST(Safetensors, RefusesMalformedLayouts) {
     b.insert(b.end(), {'{', '}'});
     return b;
   };
+  auto raw_header = [](const std::string& text) {
+    std::vector<uint8_t> b(8);
+    const uint64_t n = text.size();
+    std::memcpy(b.data(), &n, 8);
+    b.insert(b.end(), text.begin(), text.end());
+    return b;
+  };
+  auto f32_with = [](const char* key, nlohmann::json value) {
+    nlohmann::json e = {{"dtype", "F32"}, {"shape", {1}}, {"data_offsets", {0, 4}}};
+    e[key] = std::move(value);
+    return nlohmann::json{{"a", e}};
+  };
+  using nlohmann::json;
   const std::pair<std::vector<uint8_t>, const char*> cases[] = {
       {{1, 2, 3}, "shorter than"},
       {with_len(0), "empty JSON header"},
       {with_len(200'000'000), "100 MB"},
       {with_len(50), "runs past the end"},
       {build(nlohmann::json::array(), {}), "not a JSON object"},
+      {raw_header("{\"a\": "), "not a JSON object"},
+      {raw_header("{\"a\": \"\xff\xfe\"}"), "not a JSON object"},  // not UTF-8
       {build({{"a", 3}}, {}), "is not an object"},
       {build({{"a", {{"shape", {1}}, {"data_offsets", {0, 4}}}}}, four), "dtype"},
       {build({{"a", entry("F33", {1}, 0, 4)}}, four), "unknown dtype"},
@@ -122,11 +137,66 @@ TEST(Safetensors, RefusesMalformedLayouts) {
       {build({{"a", entry("F32", {1}, 4, 8)}}, eight), "belong to no tensor"},
       {build({{"a", entry("F32", {1}, 0, 4)}}, eight), "belong to no tensor"},
       {build({{"a", entry("F32", {1}, 0, 4)}, {"__metadata__", {{"k", 1}}}}, four), "__metadata__"},
+      {build({{"a", entry("F32", {1}, 0, 4)}, {"__metadata__", "x"}}, four), "__metadata__"},
+      {build(f32_with("dtype", 32), four), "dtype"},
+      {build(f32_with("shape", 1), four), "shape"},
+      {build(f32_with("shape", json::array({1.0})), four), "dimension"},
+      {build(f32_with("data_offsets", json::array({-4, 0})), four), "data_offsets"},
+      {build(f32_with("data_offsets", json::array({0.0, 4.0})), four), "data_offsets"},
+      {build(f32_with("data_offsets", json::array({0, 4, 8})), four), "data_offsets"},
+      {build(f32_with("data_offsets", "0-4"), four), "data_offsets"},
+      // numel is 0, but the partial product 2^63 would overflow numel()'s int64_t.
+      {build({{"a", entry("F32", {int64_t{1} << 62, 2, 0}, 0, 0)}}, {}), "too large"},
+      {build(
+           {{"a", {{"dtype", "F32"}, {"shape", {0, uint64_t{1} << 63}}, {"data_offsets", {0, 0}}}}},
+           {}),
+       "too large"},
   };
   for (const auto& [bytes, fault] : cases) {
     const std::string err = parse_error(bytes);
     EXPECT_NE(err.find(fault), std::string::npos) << "want '" << fault << "', got: " << err;
   }
+}
+
+TEST(Safetensors, EmptyTensorsMayShareAnOffset) {
+  std::vector<uint8_t> data;
+  append(data, 7.0f);
+  auto bytes = build({{"a", entry("F32", {1}, 0, 4)},
+                      {"e1", entry("F16", {0}, 4, 4)},
+                      {"e2", entry("BF16", {4, 0}, 4, 4)}},
+                     data);
+  auto f = parse_safetensors(bytes, "m.safetensors");
+  ASSERT_TRUE(f.ok()) << f.status().message();
+  EXPECT_EQ(f->tensors.front().name, "a");
+  EXPECT_EQ(f->find("e2")->numel(), 0);
+  std::vector<float> none;
+  EXPECT_TRUE(tensor_to_f32(*f->find("e2"), none, "m.safetensors").ok());
+}
+
+TEST(Safetensors, TensorsComeInOffsetOrder) {
+  std::vector<uint8_t> data;
+  append(data, 1.0f);
+  append(data, 2.0f);
+  // JSON objects iterate by key; "z" holds the first bytes so must come first.
+  auto bytes = build({{"a", entry("F32", {1}, 4, 8)}, {"z", entry("F32", {1}, 0, 4)}}, data);
+  auto f = parse_safetensors(bytes, "m.safetensors");
+  ASSERT_TRUE(f.ok()) << f.status().message();
+  ASSERT_EQ(f->tensors.size(), 2u);
+  EXPECT_EQ(f->tensors[0].name, "z");
+  EXPECT_EQ(f->tensors[1].name, "a");
+  EXPECT_EQ(f->tensors[1].bytes.data(), f->tensors[0].bytes.data() + 4);
+}
+
+TEST(Safetensors, ConversionChecksSizes) {
+  const auto bytes = sample();
+  auto f = parse_safetensors(bytes, "m.safetensors");
+  ASSERT_TRUE(f.ok()) << f.status().message();
+  std::vector<float> wrong(3);
+  EXPECT_FALSE(tensor_to_f32(*f->find("a"), wrong, "m.safetensors").ok());
+  SafetensorsTensor cut = *f->find("b");
+  cut.bytes = cut.bytes.first(4);  // 2 elements of bytes for a shape of 3
+  std::vector<float> three(3);
+  EXPECT_FALSE(tensor_to_f32(cut, three, "m.safetensors").ok());
 }
 
 TEST(Safetensors, EveryTruncationIsAnError) {
@@ -176,16 +246,60 @@ TEST_F(SafetensorsShards, FindsTensorsAcrossShards) {
   EXPECT_EQ(ck->files().size(), 2u);
 }
 
+TEST_F(SafetensorsShards, ReadsASingleFile) {
+  write("model.safetensors", sample());
+  auto ck = SafetensorsCheckpoint::open(dir_);
+  ASSERT_TRUE(ck.ok()) << ck.status().message();
+  ASSERT_EQ(ck->tensors().size(), 3u);
+  ASSERT_NE(ck->find("c"), nullptr);
+  EXPECT_EQ(ck->file_of(*ck->find("c")), dir_ + "/model.safetensors");
+  EXPECT_EQ(ck->files()[0].metadata.size(), 1u);
+}
+
+TEST_F(SafetensorsShards, ListsTensorsInShardThenOffsetOrder) {
+  std::vector<uint8_t> data;
+  append(data, 1.0f);
+  append(data, 2.0f);
+  write("b.safetensors",
+        build({{"q", entry("F32", {1}, 4, 8)}, {"r", entry("F32", {1}, 0, 4)}}, data));
+  write("a.safetensors", one("x", 3.0f));
+  write("model.safetensors.index.json",
+        R"({"weight_map": {"q": "b.safetensors", "r": "b.safetensors", "x": "a.safetensors"}})");
+  auto ck = SafetensorsCheckpoint::open(dir_);
+  ASSERT_TRUE(ck.ok()) << ck.status().message();
+  std::vector<std::string> names;
+  for (const SafetensorsTensor* t : ck->tensors()) names.push_back(t->name);
+  EXPECT_EQ(names, (std::vector<std::string>{"r", "q", "x"}));
+}
+
+TEST_F(SafetensorsShards, SingleFileWinsOverAStaleIndex) {
+  write("model.safetensors", one("w", 5.0f));
+  write("model.safetensors.index.json", R"({"weight_map": {"x": "gone.safetensors"}})");
+  auto ck = SafetensorsCheckpoint::open(dir_);
+  ASSERT_TRUE(ck.ok()) << ck.status().message();
+  EXPECT_NE(ck->find("w"), nullptr);
+}
+
 TEST_F(SafetensorsShards, NamesWhatIsWrong) {
   auto open_error = [&] {
     auto ck = SafetensorsCheckpoint::open(dir_);
     return ck.ok() ? std::string() : ck.status().message();
   };
   EXPECT_NE(open_error().find("neither model.safetensors"), std::string::npos);
+  EXPECT_NE(open_error().find(dir_), std::string::npos);
+  EXPECT_NE(open_error().find("model.safetensors.index.json"), std::string::npos);
   write("model.safetensors.index.json", R"({"weight_map": {"x": "missing.safetensors"}})");
   EXPECT_NE(open_error().find("missing.safetensors"), std::string::npos);
   write("model.safetensors.index.json", R"({"weight_map": {"x": "../etc/passwd"}})");
   EXPECT_NE(open_error().find("plain file name"), std::string::npos);
+  write("model.safetensors.index.json", R"({"weight_map": {"x": ".."}})");
+  EXPECT_NE(open_error().find("plain file name"), std::string::npos);
+  write("model.safetensors.index.json", R"({"weight_map": {"x": ""}})");
+  EXPECT_NE(open_error().find("plain file name"), std::string::npos);
+  write("model.safetensors.index.json", R"({"weight_map": {"x": 3}})");
+  EXPECT_NE(open_error().find("not a file name"), std::string::npos);
+  write("model.safetensors.index.json", R"({"weight_map": )");
+  EXPECT_NE(open_error().find("not a JSON object"), std::string::npos);
   write("a.safetensors", one("x", 1.0f));
   write("b.safetensors", one("x", 2.0f));
   write("model.safetensors.index.json",
