@@ -105,7 +105,8 @@ json vocab_to_json(const Vocab& v) {
           {"ignore_merges", v.ignore_merges},
           {"control_pieces_in_text", v.control_pieces_in_text},
           {"space_prefix_every_segment", v.space_prefix_every_segment},
-          {"no_space_prefix_before_space", v.no_space_prefix_before_space}};
+          {"no_space_prefix_before_space", v.no_space_prefix_before_space},
+          {"nfc", v.nfc}};
 }
 
 Expected<ModelConfig> model_config_from_json(const json& j, const std::string& file) {
@@ -225,7 +226,8 @@ Expected<Vocab> vocab_from_json(const json& j, const std::string& file) {
   for (auto [key, flag] : {std::pair{"ignore_merges", &v.ignore_merges},
                            {"control_pieces_in_text", &v.control_pieces_in_text},
                            {"space_prefix_every_segment", &v.space_prefix_every_segment},
-                           {"no_space_prefix_before_space", &v.no_space_prefix_before_space}}) {
+                           {"no_space_prefix_before_space", &v.no_space_prefix_before_space},
+                           {"nfc", &v.nfc}}) {
     if (j.contains(key)) DCLLM_RETURN_IF_ERROR(r.boolean(key, flag));
   }
   return v;

@@ -176,6 +176,9 @@ struct Pieces {
   std::vector<TokenType> types;
   std::vector<uint8_t> in_model;  // listed in model.vocab (merges and unk_token refer to these)
   std::unordered_map<std::string_view, int32_t> id_of;  // into `tokens`, after finish()
+  // The first added token with normalized true. HF matches those in the normalized text and
+  // dcllm in the raw text; under NFC the two can differ (">" and a U+0338 after it compose).
+  std::optional<std::string> normalized_added;
 };
 
 Status read_model_vocab(const Ctx& c, const json& model, size_t n_added, Pieces& p) {
@@ -236,6 +239,7 @@ Status read_added_tokens(const Ctx& c, const json* added, Pieces& p, std::vector
       return c.corrupt("added token " + quote_piece(*content) + " has id " + std::to_string(id) +
                        ", which is " + quote_piece(p.tokens[id]));
     }
+    if (normalized && !p.normalized_added) p.normalized_added = *content;
     p.tokens[id] = *content;
     filled[id] = 1;
     p.types[id] = special ? TokenType::kControl : TokenType::kUserDefined;
@@ -389,9 +393,10 @@ Status read_byte_level_decoder(const Ctx& c, const json* decoder) {
 }
 
 // SentencePiece family: "▁" for spaces from a Replace normalizer (plus Prepend for the dummy
-// prefix) or from a Metaspace pre-tokenizer.
+// prefix) or from a Metaspace pre-tokenizer. NFC may come anywhere in the Sequence: " " and "▁"
+// neither change under NFC nor compose with a neighbour, so the order does not matter.
 Status read_metaspace_normalizer(const Ctx& c, const json* normalizer, bool* replaces,
-                                 bool* prepends) {
+                                 bool* prepends, bool* nfc) {
   if (!normalizer) return Status::Ok();
   DCLLM_ASSIGN_OR_RETURN(auto steps, flatten_sequence(c, *normalizer, "normalizers", "normalizer"));
   for (const json* s : steps) {
@@ -411,6 +416,8 @@ Status read_metaspace_normalizer(const Ctx& c, const json* normalizer, bool* rep
         return c.unsupported("normalizer Replace other than one Replace(\" \", \"\xE2\x96\x81\")");
       }
       *replaces = true;
+    } else if (type == "NFC") {
+      *nfc = true;
     } else {
       return c.unsupported("normalizer " + type);
     }
@@ -665,7 +672,9 @@ Expected<Vocab> parse(std::string_view tokenizer_json, std::string_view config_j
       DCLLM_ASSIGN_OR_RETURN(auto steps,
                              flatten_sequence(c, *normalizer, "normalizers", "normalizer"));
       for (const json* s : steps) {  // an empty Sequence is no normalizer
-        return c.unsupported("normalizer " + type_of(*s) + " with byte-level BPE");
+        const std::string type = type_of(*s);
+        if (type != "NFC") return c.unsupported("normalizer " + type + " with byte-level BPE");
+        v.nfc = true;
       }
     }
     DCLLM_RETURN_IF_ERROR(read_byte_level_pre_tokenizer(c, *pre, v));
@@ -681,7 +690,7 @@ Expected<Vocab> parse(std::string_view tokenizer_json, std::string_view config_j
     v.kind = VocabKind::kSentencePiece;
     v.control_pieces_in_text = true;
     bool replaces = false, prepends = false;
-    DCLLM_RETURN_IF_ERROR(read_metaspace_normalizer(c, normalizer, &replaces, &prepends));
+    DCLLM_RETURN_IF_ERROR(read_metaspace_normalizer(c, normalizer, &replaces, &prepends, &v.nfc));
     if (replaces && pre) {
       DCLLM_ASSIGN_OR_RETURN(std::string type, component_type(c, *pre, "pre_tokenizer"));
       return c.unsupported("pre_tokenizer " + type + " after a Replace normalizer");
@@ -710,6 +719,11 @@ Expected<Vocab> parse(std::string_view tokenizer_json, std::string_view config_j
     } else if (fuse_unk) {
       return c.unsupported("model.fuse_unk without byte_fallback");
     }
+  }
+
+  if (v.nfc && p.normalized_added) {
+    return c.unsupported("added token " + quote_piece(*p.normalized_added) +
+                         " with normalized true under an NFC normalizer");
   }
 
   DCLLM_ASSIGN_OR_RETURN(const int32_t template_bos_id,

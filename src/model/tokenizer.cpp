@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "model/tokenizer_tables.h"
+#include "model/unicode_nfc.h"
 
 namespace dcllm {
 
@@ -174,22 +175,28 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_bos) cons
     // The SentencePiece dummy prefix goes before the text, or before every stretch between
     // special pieces (Hugging Face's Prepend normalizer runs on each such stretch).
     const bool prefixed = begin == 0 || t.vocab.space_prefix_every_segment;
-    const size_t segment_begin = begin;
+    std::string_view stretch = text.substr(begin, end - begin);
+    // HF normalizes only the text between the added tokens it matched in the raw text.
+    std::string normalized;
+    if (t.vocab.nfc && !passes_nfc_quick_check(stretch)) {
+      normalized = nfc_normalize(stretch);
+      stretch = normalized;
+    }
     // Symbol positions are 32-bit; a stretch past kMaxStretch bytes is cut (at a character
     // boundary) and its parts encoded apart, which only changes merges across the cut.
-    while (begin < end) {
-      size_t cut = end;
-      if (cut - begin > kMaxStretch) {
-        cut = begin + kMaxStretch;
-        while (cut > begin + 1 && (static_cast<uint8_t>(text[cut]) & 0xC0) == 0x80) --cut;
+    for (size_t pos = 0; pos < stretch.size();) {
+      size_t cut = stretch.size();
+      if (cut - pos > kMaxStretch) {
+        cut = pos + kMaxStretch;
+        while (cut > pos + 1 && (static_cast<uint8_t>(stretch[cut]) & 0xC0) == 0x80) --cut;
       }
-      std::string_view stretch = text.substr(begin, cut - begin);
+      std::string_view part = stretch.substr(pos, cut - pos);
       if (t.vocab.kind == VocabKind::kSentencePiece) {
-        encode_sentencepiece(t, stretch, prefixed && begin == segment_begin, out);
+        encode_sentencepiece(t, part, prefixed && pos == 0, out);
       } else {
-        encode_byte_level_bpe(t, stretch, out);
+        encode_byte_level_bpe(t, part, out);
       }
-      begin = cut;
+      pos = cut;
     }
   };
   size_t stretch_begin = 0;

@@ -54,6 +54,9 @@ struct Vocab {
   bool space_prefix_every_segment = false;
   // SentencePiece: no dummy prefix for a stretch that already starts with a space (HF Metaspace).
   bool no_space_prefix_before_space = false;
+  // Both kinds: each stretch of text between special pieces is put in Unicode NFC before it is
+  // encoded (HF's NFC normalizer, e.g. Qwen2); the special pieces are matched in the raw text.
+  bool nfc = false;
 };
 
 }  // namespace dcllm

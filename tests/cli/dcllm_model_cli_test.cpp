@@ -87,6 +87,7 @@ TEST_F(CliDcllmModel, CorruptedChunkIsAOneLineError) {
     EXPECT_NE(r.err.find("blk.2.attn_v.weight"), std::string::npos) << args << ": " << r.err;
     EXPECT_NE(r.err.find("checksum"), std::string::npos) << args << ": " << r.err;
     EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << args << ": " << r.err;
+    EXPECT_EQ(r.out, "") << args;  // the error line is all the command prints
   }
 }
 

@@ -252,6 +252,54 @@ TEST(HfTokenizerJson, AddedTokensExtendTheVocabAndMatchWhole) {
   EXPECT_EQ(t.decode(ids), "hi<tool>");  // control tokens decode to ""
 }
 
+TEST(HfTokenizerJson, NfcNormalizerPutsTheTextBetweenAddedTokensInNfc) {
+  const std::string e_acute = "\xC3\xA9", e_then_acute = "e\xCC\x81";  // U+00E9; e, U+0301
+  json j = byte_level_json({gpt2_byte_piece(0xC3) + " " + gpt2_byte_piece(0xA9)});
+  j["added_tokens"][0]["normalized"] = false;
+  {
+    // Without a normalizer "e" and its acute stay apart: the check below can fail.
+    Tokenizer t = make(parse_ok(j));
+    EXPECT_NE(t.encode(e_then_acute, false), t.encode(e_acute, false));
+  }
+  for (const json& normalizer :
+       {json{{"type", "NFC"}},
+        json{{"type", "Sequence"}, {"normalizers", json::array({{{"type", "NFC"}}})}}}) {
+    j["normalizer"] = normalizer;
+    Vocab v = parse_ok(j);
+    EXPECT_TRUE(v.nfc);
+    Tokenizer t = make(v);
+    const int32_t e_acute_id = id_of(v, gpt2_byte_piece(0xC3) + gpt2_byte_piece(0xA9));
+    EXPECT_EQ(t.encode(std::string("caf") + e_then_acute, false),
+              (std::vector<int32_t>{'c', 'a', 'f', e_acute_id}));
+    EXPECT_EQ(t.encode(std::string("caf") + e_then_acute, false),
+              t.encode(std::string("caf") + e_acute, false));
+    // Added tokens are matched in the raw text, as HF does with normalized false: '>' and a
+    // following U+0338 would otherwise compose into U+226F.
+    const int32_t eot = id_of(v, "<|endoftext|>");
+    EXPECT_EQ(t.encode("e<|endoftext|>\xCC\xB8", false),
+              (std::vector<int32_t>{'e', eot, 0xCC, 0xB8}));
+  }
+  // HF matches an added token with normalized true in the normalized text; dcllm does not.
+  j["added_tokens"][0]["normalized"] = true;
+  expect_error(j.dump(), StatusCode::kUnsupported, "normalized true under an NFC normalizer");
+  j["added_tokens"][0]["normalized"] = false;
+  j["normalizer"] = {{"type", "Sequence"},
+                     {"normalizers", json::array({{{"type", "NFC"}}, {{"type", "Lowercase"}}})}};
+  expect_error(j.dump(), StatusCode::kUnsupported, "normalizer Lowercase");
+
+  // SentencePiece style: NFC alongside Prepend and Replace.
+  json sp = llama_json({"_", "e", e_acute}, {std::string("_ ") + e_acute});
+  sp["normalizer"]["normalizers"].push_back({{"type", "NFC"}});
+  Vocab v = parse_ok(sp);
+  EXPECT_TRUE(v.nfc);
+  Tokenizer t = make(v);
+  EXPECT_EQ(t.encode(e_then_acute, false),
+            (std::vector<int32_t>{id_of(v, std::string("_") + e_acute)}));
+  EXPECT_EQ(t.encode(e_then_acute + "</s>" + e_then_acute, false),
+            (std::vector<int32_t>{id_of(v, std::string("_") + e_acute), 2,
+                                  id_of(v, std::string("_") + e_acute)}));
+}
+
 TEST(HfTokenizerJson, PreTokenizerSequencesMapToSplitRules) {
   json j = byte_level_json({});
   j["pre_tokenizer"] = {
@@ -415,7 +463,8 @@ TEST(HfTokenizerJson, RejectsMalformedFiles) {
   expect_error(with("/added_tokens/0/id", 5), StatusCode::kCorrupt, "which is");
   expect_error(with("/added_tokens/0/lstrip", true), StatusCode::kUnsupported, "lstrip");
   expect_error(with("/added_tokens/0/content", ""), StatusCode::kCorrupt, "content");
-  expect_error(with("/normalizer", {{"type", "NFC"}}), StatusCode::kUnsupported, "normalizer NFC");
+  expect_error(with("/normalizer", {{"type", "NFKC"}}), StatusCode::kUnsupported,
+               "normalizer NFKC");
   expect_error(with("/decoder", {{"type", "WordPiece"}}), StatusCode::kUnsupported, "WordPiece");
   // Strings from the file are quoted printable, so a message stays one line.
   expect_error(with("/decoder", {{"type", "A\nB"}}), StatusCode::kUnsupported, "A\\x0aB");
