@@ -124,6 +124,15 @@ class ContainerWriter {
   std::unique_ptr<State> s_;
 };
 
+class Codec;
+// Decodes one chunk from stored bytes the caller holds (a copy in RAM, or a fresh read from the
+// file): compares XXH3(stored) with chunk.xxh3, then decodes with `codec` into `out` (exactly
+// chunk.raw_size bytes). `what` names the chunk in errors ("m.dcllm: tensor 'x' chunk 3").
+// ModelContainer::decode_chunk is this on the bytes of its mapping.
+Status decode_stored_chunk(const ChunkInfo& chunk, const Codec& codec,
+                           std::span<const uint8_t> stored, std::span<uint8_t> out,
+                           std::string_view what);
+
 // A validated, read-only view of a .dcllm file. open() checks the header, both checksums, every
 // offset/size/count and that chunks lie inside the data region without overlapping; chunk bytes
 // are checked (XXH3) when decoded. Decoding is safe from several threads at once.

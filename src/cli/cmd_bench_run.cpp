@@ -1,9 +1,9 @@
-// `dcllm bench run MODEL`: prompt and generation speed of the float32 forward pass and the
-// process's peak RSS; also `inspect` for model files (.bin, .gguf), which cmd_inspect calls.
-#include <sys/resource.h>
-
+// `dcllm bench run MODEL`: prompt and generation speed of the forward pass (a .dcllm's W8A8 in
+// the --weights tier, next to float32) and the process's peak RSS (VmHWM); also `inspect` for
+// model files (.bin, .gguf), which cmd_inspect calls.
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -13,6 +13,7 @@
 #include "model/model_loader.h"
 #include "runtime/generate.h"
 #include "runtime/transformer.h"
+#include "runtime/weight_source.h"
 
 namespace dcllm::cli {
 namespace {
@@ -24,12 +25,18 @@ struct BenchRunArgs {
   int64_t gen_tokens = 64;
   unsigned threads = 2;
   bool json = false;
+  std::string weights = "resident";
 };
 
-double peak_rss_mib() {
-  struct rusage ru {};
-  getrusage(RUSAGE_SELF, &ru);
-  return static_cast<double>(ru.ru_maxrss) / 1024.0;  // Linux reports KiB
+// The process's peak resident set (VmHWM of /proc/self/status: anonymous memory, file pages
+// mapped and touched, shared memory), in bytes; 0 where there is no /proc.
+uint64_t peak_rss_bytes() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoull(line.substr(6)) * 1024;  // "N kB"
+  }
+  return 0;
 }
 
 // Bytes of float32 weights used in place from the mapping versus decoded into owned buffers.
@@ -47,8 +54,10 @@ bool has_int8_weights(const Model& m) {
   return false;
 }
 
-// Prompt as one batch, then greedy generation token by token, on a fresh Transformer.
-Expected<GenerateStats> time_generation(const Model& model, const BenchRunArgs& a) {
+// Prompt as one batch, then greedy generation token by token, on a fresh Transformer; `memory`
+// gets the INT8 weight bytes its WeightSource held.
+Expected<GenerateStats> time_generation(const Model& model, const BenchRunArgs& a,
+                                        WeightMemory* memory = nullptr) {
   const ModelConfig& c = model.config;
   TransformerOptions topts;
   topts.threads = a.threads;
@@ -62,6 +71,7 @@ Expected<GenerateStats> time_generation(const Model& model, const BenchRunArgs& 
   GenerateOptions g;
   g.max_new_tokens = a.gen_tokens;
   g.temperature = 0.0f;
+  if (memory) *memory = transformer.weights().memory();
   return generate_tokens(transformer, prompt, g, -1, -1, [](int32_t, int32_t) {});
 }
 
@@ -70,7 +80,8 @@ Status bench_run(const BenchRunArgs& a) {
   LoadOptions load;
   load.tokenizer_path = a.tokenizer;
   load.threads = a.threads;
-  DCLLM_ASSIGN_OR_RETURN(Model model, load_model(a.model, load));
+  DCLLM_ASSIGN_OR_RETURN(WeightTier tier, parse_weight_tier(a.weights));
+  DCLLM_ASSIGN_OR_RETURN(Model model, load_model_with_weights(a.model, load, tier));
   const double load_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const ModelConfig& c = model.config;
@@ -82,33 +93,48 @@ Status bench_run(const BenchRunArgs& a) {
                            std::to_string(c.seq_len));
   }
   const bool w8a8 = has_int8_weights(model);
-  DCLLM_ASSIGN_OR_RETURN(GenerateStats s, time_generation(model, a));
-  uint64_t mapped = 0, owned = 0, int8_bytes = 0;
+  WeightMemory held;
+  DCLLM_ASSIGN_OR_RETURN(GenerateStats s, time_generation(model, a, &held));
+  uint64_t mapped = 0, owned = 0, int8_bytes = 0, int8_stored = 0;
   weight_residency(model, &mapped, &owned);
-  for (const auto& t : model.tensors())
-    if (t.int8) int8_bytes += t.int8->values.size() + t.int8->scales.size() * sizeof(float);
-  const double rss = peak_rss_mib();  // before a float32 copy exists
-  // A .dcllm also runs dequantized to float32 on the float path: the baseline W8A8 must beat.
+  for (const auto& t : model.tensors()) {
+    if (!t.int8) continue;
+    int8_bytes += static_cast<uint64_t>(t.numel()) + t.int8->scales.size() * sizeof(float);
+    int8_stored += t.stored_bytes;
+  }
+  const uint64_t rss = peak_rss_bytes();  // before a float32 copy exists
+  const double rss_mib = static_cast<double>(rss) / 1048576.0;
+  // A resident .dcllm also runs dequantized to float32 on the float path: the baseline W8A8
+  // must beat (the other tiers have no decoded values to dequantize).
+  const bool float_baseline = w8a8 && tier == WeightTier::kResident;
   GenerateStats f;
-  if (w8a8) {
+  if (float_baseline) {
     dequantize_int8_tensors(model);
     DCLLM_ASSIGN_OR_RETURN(f, time_generation(model, a));
   }
 
   if (a.json) {
     nlohmann::json j = {{"model", a.model},
-                        {"weights", w8a8 ? "w8a8" : "float32"},
+                        {"weights", weight_tier_name(tier)},
+                        {"compute", w8a8 ? "w8a8" : "float32"},
                         {"threads", a.threads},
                         {"load_seconds", load_s},
                         {"prompt_tokens", s.prompt_tokens},
                         {"prompt_tokens_per_second", s.prompt_tokens_per_second()},
                         {"generated_tokens", s.generated_tokens},
                         {"generation_tokens_per_second", s.generated_tokens_per_second()},
-                        {"peak_rss_mib", rss},
+                        {"peak_rss_bytes", rss},
+                        {"peak_rss_mib", rss_mib},
                         {"weights_mapped_bytes", mapped},
                         {"weights_owned_bytes", owned},
                         {"weights_int8_bytes", int8_bytes}};
     if (w8a8) {
+      j["weights_int8_stored_bytes"] = int8_stored;
+      j["weight_memory"] = {{"decoded_bytes", held.decoded},
+                            {"stored_bytes", held.stored},
+                            {"ring_bytes", held.ring}};
+    }
+    if (float_baseline) {
       j["float32"] = {{"prompt_tokens_per_second", f.prompt_tokens_per_second()},
                       {"generation_tokens_per_second", f.generated_tokens_per_second()}};
     }
@@ -117,12 +143,13 @@ Status bench_run(const BenchRunArgs& a) {
     std::printf("model       %s (%s, %s)\n", a.model.c_str(), model.format.c_str(),
                 c.architecture.c_str());
     std::printf("load        %.3f s\n", load_s);
+    std::printf("weights     %s\n", std::string(weight_tier_name(tier)).c_str());
     const char* tag = w8a8 ? "  [w8a8]" : "";
     std::printf("prompt      %lld tokens  %.1f tok/s%s\n", static_cast<long long>(s.prompt_tokens),
                 s.prompt_tokens_per_second(), tag);
     std::printf("generation  %lld tokens  %.1f tok/s%s\n",
                 static_cast<long long>(s.generated_tokens), s.generated_tokens_per_second(), tag);
-    if (w8a8) {
+    if (float_baseline) {
       std::printf("prompt      %lld tokens  %.1f tok/s  [float32, same weights dequantized]\n",
                   static_cast<long long>(f.prompt_tokens), f.prompt_tokens_per_second());
       std::printf("generation  %lld tokens  %.1f tok/s  [float32, same weights dequantized]\n",
@@ -134,8 +161,14 @@ Status bench_run(const BenchRunArgs& a) {
     std::printf(
         "peak RSS    %.1f MiB  (f32 weights: %.1f MiB in place from the mapping, %.1f "
         "MiB decoded; int8 weights: %.1f MiB)\n",
-        rss, static_cast<double>(mapped) / 1048576.0, static_cast<double>(owned) / 1048576.0,
+        rss_mib, static_cast<double>(mapped) / 1048576.0, static_cast<double>(owned) / 1048576.0,
         static_cast<double>(int8_bytes) / 1048576.0);
+    if (w8a8) {
+      std::printf("int8 held   %.1f MiB decoded, %.1f MiB coded, %.1f MiB decode ring\n",
+                  static_cast<double>(held.decoded) / 1048576.0,
+                  static_cast<double>(held.stored) / 1048576.0,
+                  static_cast<double>(held.ring) / 1048576.0);
+    }
     std::printf("threads     %u\n", a.threads);
   }
   return Status::Ok();
@@ -151,7 +184,9 @@ std::string shape_string(const std::vector<int64_t>& shape) {
 void add_bench_run_command(CLI::App& bench, Action& action) {
   auto args = std::make_shared<BenchRunArgs>();
   auto* cmd = bench.add_subcommand(
-      "run", "Prompt and generation tokens/s and peak RSS (a .dcllm: W8A8 next to float32)");
+      "run",
+      "Prompt and generation tokens/s and peak RSS (a .dcllm: W8A8 in a --weights tier; "
+      "resident also times float32)");
   cmd->add_option("model", args->model,
                   "Model: llama2.c .bin, .gguf, .dcllm, or a Hugging Face directory")
       ->required();
@@ -164,6 +199,9 @@ void add_bench_run_command(CLI::App& bench, Action& action) {
       ->capture_default_str()
       ->check(CLI::Range(1u, 256u));
   cmd->add_flag("--json", args->json, "Print one JSON object");
+  cmd->add_option("--weights", args->weights, kWeightsHelp)
+      ->capture_default_str()
+      ->check(CLI::IsMember(kWeightTiers));
   cmd->callback([&action, args] { action = [args] { return bench_run(*args); }; });
 }
 

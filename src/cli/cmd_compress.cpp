@@ -9,6 +9,7 @@
 
 #include "cli/commands.h"
 #include "core/parallel.h"
+#include "core/temp_files.h"
 #include "quant/compress_model.h"
 
 namespace dcllm::cli {
@@ -20,6 +21,8 @@ struct CompressCliOptions {
 };
 
 Status run_compress(CompressCliOptions& a) {
+  // Ctrl-C or a TERM must not leave a half-written temporary file beside the output.
+  install_temp_cleanup_handlers();
   if (isatty(STDERR_FILENO)) {
     a.o.on_progress = [](std::string_view stage, int64_t done, int64_t total) {
       std::fprintf(stderr, "\r%.*s: %lld/%lld", static_cast<int>(stage.size()), stage.data(),
@@ -59,7 +62,9 @@ void add_compress_command(CLI::App& app, Action& action) {
       "compress", "Calibrate, scale, INT8-quantize, prune and entropy-code a model into .dcllm");
   cmd->add_option("model", o.model_path, "Model: llama2.c .bin, .gguf, or a Hugging Face directory")
       ->required();
-  cmd->add_option("-o,--output", o.output_path, "Output .dcllm file")->required();
+  cmd->add_option("-o,--output", o.output_path,
+                  "Output .dcllm file (written atomically; never one of the inputs)")
+      ->required();
   cmd->add_option("--calib", o.calib_path, "UTF-8 calibration text")->required();
   cmd->add_option("--tokenizer", o.tokenizer_path,
                   "llama2.c tokenizer.bin (for .bin models; default: tokenizer.bin beside it)");

@@ -9,6 +9,7 @@
 
 #include "cli/commands.h"
 #include "dcllm/container.h"
+#include "model/printable.h"
 
 namespace dcllm::cli {
 namespace {
@@ -87,11 +88,67 @@ nlohmann::ordered_json container_json(const ModelContainer& c, bool with_chunks)
             {"file_ratio", ratio_json(c.raw_bytes(), c.file_bytes())}}}};
 }
 
+// The table's view of the metadata: a .dcllm carries its vocab, merges and calibration
+// statistics there (600,000 lines for SmolLM2 in full), so long arrays print as "[N values]",
+// long strings and key lists are cut, and nesting past kMaxPrintDepth prints as "...". --json
+// prints everything.
+constexpr size_t kMaxListed = 16;
+constexpr size_t kMaxKeys = 64;
+constexpr size_t kMaxStringBytes = 200;
+constexpr int kMaxPrintDepth = 16;  // the reader refuses past 64 (core/json_limits.h)
+
+std::string quoted(const std::string& s) {
+  const auto replace = nlohmann::json::error_handler_t::replace;
+  if (s.size() <= kMaxStringBytes) return nlohmann::json(s).dump(-1, ' ', false, replace);
+  size_t cut = kMaxStringBytes;
+  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;  // whole chars
+  return nlohmann::json(s.substr(0, cut)).dump(-1, ' ', false, replace) +
+         fmt::format("... ({} bytes)", s.size());
+}
+
+void summarise(const nlohmann::json& v, int indent, int depth, std::string& out) {
+  const std::string pad(static_cast<size_t>(indent) + 2, ' ');
+  if (v.is_string()) {
+    out += quoted(v.get_ref<const std::string&>());
+  } else if (!v.is_structured()) {
+    out += v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  } else if (v.empty()) {
+    out += v.is_array() ? "[]" : "{}";
+  } else if (depth >= kMaxPrintDepth) {
+    out += v.is_array() ? "[...]" : "{...}";
+  } else if (v.is_array() && v.size() > kMaxListed) {
+    out += fmt::format("[{} values]", v.size());
+  } else if (v.is_array()) {
+    bool scalars = true;
+    for (const auto& e : v) scalars = scalars && !e.is_structured();
+    out += scalars ? "[" : "[\n";
+    for (size_t i = 0; i < v.size(); ++i) {
+      if (!scalars) out += pad;
+      summarise(v[i], indent + 2, depth + 1, out);
+      if (i + 1 < v.size()) out += scalars ? ", " : ",\n";
+    }
+    out += scalars ? "]" : "\n" + std::string(static_cast<size_t>(indent), ' ') + "]";
+  } else {
+    out += "{\n";
+    size_t listed = 0;
+    for (const auto& [key, value] : v.items()) {
+      if (listed == kMaxKeys) {
+        out += fmt::format("{}... ({} more keys)\n", pad, v.size() - listed);
+        break;
+      }
+      out += pad + quoted(key) + ": ";
+      summarise(value, indent + 2, depth + 1, out);
+      out += ++listed < v.size() ? ",\n" : "\n";
+    }
+    out += std::string(static_cast<size_t>(indent), ' ') + "}";
+  }
+}
+
 void print_table(const ModelContainer& c, bool with_chunks) {
   fmt::print("{}: dcllm container v{}, {} bytes, {} tensors, {} chunks\n", c.path(), c.version(),
              c.file_bytes(), c.tensors().size(), c.chunk_count());
-  std::string meta =
-      c.metadata().dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+  std::string meta;
+  summarise(c.metadata(), 0, 0, meta);
   fmt::print("metadata:\n");
   size_t start = 0;
   while (start <= meta.size()) {
@@ -108,10 +165,11 @@ void print_table(const ModelContainer& c, bool with_chunks) {
     auto codecs = tensor_codecs(t);
     std::string codec_text;
     for (const auto& name : codecs) codec_text += (codec_text.empty() ? "" : "+") + name;
-    rows.push_back({t.spec.name, shape_text(t.spec.shape), std::string(dtype_name(t.spec.dtype)),
-                    quant_scheme_name(t.spec.quant), codec_text.empty() ? "-" : codec_text,
-                    std::to_string(t.chunks.size()), std::to_string(t.raw_bytes),
-                    std::to_string(t.stored_bytes), ratio_text(t.raw_bytes, t.stored_bytes)});
+    rows.push_back({one_line_message(t.spec.name, 200), shape_text(t.spec.shape),
+                    std::string(dtype_name(t.spec.dtype)), quant_scheme_name(t.spec.quant),
+                    codec_text.empty() ? "-" : codec_text, std::to_string(t.chunks.size()),
+                    std::to_string(t.raw_bytes), std::to_string(t.stored_bytes),
+                    ratio_text(t.raw_bytes, t.stored_bytes)});
   }
   rows.push_back({"total", "", "", "", "", std::to_string(c.chunk_count()),
                   std::to_string(c.raw_bytes()), std::to_string(c.stored_bytes()),

@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "core/text_file.h"
 #include "eval/perplexity.h"
+#include "model/dcllm_model_reader.h"
 #include "model/model_loader.h"
 #include "runtime/transformer.h"
 
@@ -29,13 +30,15 @@ struct PplArgs {
   int64_t chunks = 0;
   bool json = false;
   unsigned threads = 2;
+  std::string weights = "resident";
 };
 
 Status run(const PplArgs& a) {
   LoadOptions load;
   load.tokenizer_path = a.tokenizer;
   load.threads = a.threads;
-  DCLLM_ASSIGN_OR_RETURN(Model model, load_model(a.model, load));
+  DCLLM_ASSIGN_OR_RETURN(WeightTier tier, parse_weight_tier(a.weights));
+  DCLLM_ASSIGN_OR_RETURN(Model model, load_model_with_weights(a.model, load, tier));
   DCLLM_ASSIGN_OR_RETURN(Tokenizer tokenizer, tokenizer_for(model));
   DCLLM_ASSIGN_OR_RETURN(std::string text, read_text_file(a.text));
 
@@ -97,6 +100,9 @@ void add_ppl_command(CLI::App& app, Action& action) {
   cmd->add_option("--threads", args->threads, "Worker threads")
       ->capture_default_str()
       ->check(CLI::Range(1u, 256u));
+  cmd->add_option("--weights", args->weights, kWeightsHelp)
+      ->capture_default_str()
+      ->check(CLI::IsMember(kWeightTiers));
   cmd->callback([&action, args] { action = [args] { return run(*args); }; });
 }
 

@@ -1,9 +1,11 @@
-// `dcllm run MODEL -p TEXT -n N`: generates text with the float32 reference forward pass.
+// `dcllm run MODEL -p TEXT -n N`: generates text with the forward pass (float32, or W8A8 on a
+// .dcllm, whose INT8 weights --weights places: resident, compressed or stream).
 // The prompt and the generated text go to stdout as they come; speeds go to stderr.
 #include <cstdio>
 #include <string>
 
 #include "cli/commands.h"
+#include "model/dcllm_model_reader.h"
 #include "model/model_loader.h"
 #include "runtime/generate.h"
 #include "runtime/transformer.h"
@@ -19,13 +21,15 @@ struct RunArgs {
   float temperature = 0.8f;
   uint64_t seed = 42;
   unsigned threads = 2;
+  std::string weights = "resident";
 };
 
 Status run(const RunArgs& a) {
   LoadOptions load;
   load.tokenizer_path = a.tokenizer;
   load.threads = a.threads;
-  DCLLM_ASSIGN_OR_RETURN(Model model, load_model(a.model, load));
+  DCLLM_ASSIGN_OR_RETURN(WeightTier tier, parse_weight_tier(a.weights));
+  DCLLM_ASSIGN_OR_RETURN(Model model, load_model_with_weights(a.model, load, tier));
   DCLLM_ASSIGN_OR_RETURN(Tokenizer tokenizer, tokenizer_for(model));
 
   // The cache only needs to hold the prompt and what we generate.
@@ -76,6 +80,9 @@ void add_run_command(CLI::App& app, Action& action) {
   cmd->add_option("--threads", args->threads, "Worker threads")
       ->capture_default_str()
       ->check(CLI::Range(1u, 256u));
+  cmd->add_option("--weights", args->weights, kWeightsHelp)
+      ->capture_default_str()
+      ->check(CLI::IsMember(kWeightTiers));
   cmd->callback([&action, args] { action = [args] { return run(*args); }; });
 }
 

@@ -6,10 +6,18 @@
 #include <functional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "dcllm/status.h"
 
 namespace dcllm::cli {
+
+// --weights of run, ppl and bench run (docs/runtime.md).
+inline constexpr const char* kWeightsHelp =
+    "Where a .dcllm's INT8 weights live while it runs: resident (decoded once at load), "
+    "compressed (the stored chunk bytes in RAM, decoded just before each use), stream (read from "
+    "the file on each use, O_DIRECT where possible); compressed and stream need a .dcllm";
+inline const std::vector<std::string> kWeightTiers = {"resident", "compressed", "stream"};
 
 // A verb registers its options on `app` and returns the action to run once parsing succeeded.
 using Action = std::function<Status()>;

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "model/printable.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"dcllm: double compression for quantized LLMs (quantize, prune, entropy-code, run)"};
@@ -25,7 +26,9 @@ int main(int argc, char** argv) {
   if (!action) return 0;
   dcllm::Status st = action();
   if (!st.ok()) {
-    std::fprintf(stderr, "dcllm: error: %s\n", st.message().c_str());
+    // Messages quote file contents (tensor names, JSON); one place makes every one a single
+    // bounded line, whatever a reader below forgot to escape or cut.
+    std::fprintf(stderr, "dcllm: error: %s\n", dcllm::one_line_message(st.message()).c_str());
     return 1;
   }
   return 0;

@@ -1,5 +1,5 @@
 // ContainerWriter: codes chunks (in parallel batches) into a spill file, then writes header,
-// metadata, index and the spilled data through an AtomicFileWriter and renames into place.
+// metadata, index and the spilled data through an AtomicFileWriter and moves it into place.
 #include <xxhash.h>
 
 #include <algorithm>

@@ -7,6 +7,7 @@
 
 #include "container/header_format.h"
 #include "container/index_format.h"
+#include "core/json_limits.h"
 #include "core/mapped_file.h"
 #include "core/parallel.h"
 #include "dcllm/codec.h"
@@ -63,9 +64,12 @@ Expected<ModelContainer> ModelContainer::open_from_memory(std::span<const uint8_
 Expected<ModelContainer> ModelContainer::build(std::unique_ptr<State> s) {
   const ContainerHeader& h = s->header;
   auto meta_bytes = s->bytes.subspan(h.metadata_offset, h.metadata_size);
-  s->metadata = nlohmann::json::parse(meta_bytes.begin(), meta_bytes.end(), nullptr,
-                                      /*allow_exceptions=*/false);
-  if (s->metadata.is_discarded()) return Corrupt(s->name + ": metadata is not valid JSON");
+  // Depth-checked first: copying, comparing or printing a deeply nested value would recurse.
+  DCLLM_ASSIGN_OR_RETURN(
+      s->metadata,
+      parse_untrusted_json(
+          std::string_view(reinterpret_cast<const char*>(meta_bytes.data()), meta_bytes.size()),
+          s->name + ": metadata", "not valid JSON"));
   if (!s->metadata.is_object()) return Corrupt(s->name + ": metadata is not a JSON object");
 
   DCLLM_ASSIGN_OR_RETURN(s->tensors, parse_index(s->bytes.subspan(h.index_offset, h.index_size),
@@ -142,24 +146,34 @@ Status ModelContainer::check_chunk(size_t tensor, size_t chunk) const {
   return Status::Ok();
 }
 
-Status ModelContainer::decode_chunk(size_t tensor, size_t chunk, std::span<uint8_t> out) const {
-  DCLLM_RETURN_IF_ERROR(check_chunk(tensor, chunk));
-  const ChunkInfo& c = s_->tensors[tensor].chunks[chunk];
+Status decode_stored_chunk(const ChunkInfo& c, const Codec& codec, std::span<const uint8_t> stored,
+                           std::span<uint8_t> out, std::string_view what) {
+  const uint64_t hash = XXH3_64bits(stored.data(), stored.size());
+  if (stored.size() != c.stored_size || hash != c.xxh3)
+    return Corrupt(
+        fmt::format("{}: checksum mismatch (index {:#018x}, data {:#018x})", what, c.xxh3, hash));
   if (out.size() != c.raw_size)
-    return InvalidArgument(fmt::format("{}: output of {} bytes, chunk has {}",
-                                       s_->chunk_name(tensor, chunk), out.size(), c.raw_size));
-  auto stored = chunk_bytes(tensor, chunk);
+    return InvalidArgument(
+        fmt::format("{}: output of {} bytes, chunk has {}", what, out.size(), c.raw_size));
+  Status st = codec.decompress(stored, out);
+  if (!st.ok())
+    return Status(st.code(), fmt::format("{}: {} decode failed: {}", what, c.codec, st.message()));
+  return Status::Ok();
+}
+
+Status ModelContainer::decode_chunk(size_t tensor, size_t chunk, std::span<uint8_t> out) const {
+  if (tensor >= s_->tensors.size() || chunk >= s_->tensors[tensor].chunks.size())
+    return InvalidArgument(fmt::format("{}: no chunk {} in tensor #{}", s_->name, chunk, tensor));
+  const ChunkInfo& c = s_->tensors[tensor].chunks[chunk];
   auto codec = s_->codecs.find(c.codec);
   if (codec == s_->codecs.end()) {
+    DCLLM_RETURN_IF_ERROR(check_chunk(tensor, chunk));  // a damaged chunk is named as such first
     auto err = s_->codec_errors.find(c.codec);
     return Unsupported(fmt::format("{}: codec '{}' unavailable: {}", s_->chunk_name(tensor, chunk),
                                    c.codec, err->second.message()));
   }
-  Status st = codec->second->decompress(stored, out);
-  if (!st.ok())
-    return Status(st.code(), fmt::format("{}: {} decode failed: {}", s_->chunk_name(tensor, chunk),
-                                         c.codec, st.message()));
-  return Status::Ok();
+  return decode_stored_chunk(c, *codec->second, chunk_bytes(tensor, chunk), out,
+                             s_->chunk_name(tensor, chunk));
 }
 
 Status ModelContainer::read_tensor(std::string_view name, std::span<uint8_t> out,

@@ -1,5 +1,5 @@
-// SpillFile over a raw file descriptor: mkstemp + unlink, write() to append, pread() to copy
-// back in fixed-size blocks.
+// SpillFile over a raw file descriptor: an O_TMPFILE file (or, where the file system refuses,
+// a named one unlinked at once), write() to append, pread() to copy back in fixed-size blocks.
 #include "container/spill_file.h"
 
 #include <unistd.h>
@@ -9,16 +9,22 @@
 #include <utility>
 #include <vector>
 
+#include "core/temp_files.h"
+
 namespace dcllm {
 
 Expected<SpillFile> SpillFile::create(const std::string& target_path) {
-  std::string tmpl = target_path + ".chunks.XXXXXX";
-  std::vector<char> buf(tmpl.begin(), tmpl.end());
-  buf.push_back('\0');
-  int fd = ::mkstemp(buf.data());
-  if (fd < 0)
-    return IoError(target_path + ": cannot create temporary chunk file: " + std::strerror(errno));
-  ::unlink(buf.data());
+  // O_EXCL: this file is never given a name, so nothing is left even after SIGKILL.
+  int fd = open_unnamed_temp(parent_directory(target_path), /*linkable=*/false);
+  if (fd < 0) {
+    auto t = create_named_temp(target_path + ".chunks.");
+    if (!t) return t.status();  // names the file it tried to create
+    // The name lives only between these two calls; a signal there is the sole way to leave it.
+    const int slot = register_temp_path(t->path);
+    ::unlink(t->path.c_str());
+    unregister_temp_path(slot);
+    fd = t->fd;
+  }
   SpillFile f;
   f.fd_ = fd;
   f.target_ = target_path;

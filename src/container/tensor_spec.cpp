@@ -2,6 +2,10 @@
 // size of a tensor and the rules a spec must satisfy (checked on write and again on read).
 #include <cstdio>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/mapped_file.h"
 #include "container/checked_math.h"
 #include "container/utf8.h"
 #include "dcllm/container.h"
@@ -17,12 +21,16 @@ bool has_container_magic(std::span<const uint8_t> prefix) {
 }
 
 Expected<bool> is_container_file(const std::string& path) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) return IoError(path + ": cannot open");
+  // A directory (a Hugging Face checkpoint) is no container; a FIFO or device would block or
+  // never end, so open_regular_file refuses it before a blocking open.
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return false;
+  DCLLM_ASSIGN_OR_RETURN(const int fd, open_regular_file(path));
   uint8_t prefix[kContainerMagic.size()] = {};
-  size_t n = std::fread(prefix, 1, sizeof(prefix), f);
-  std::fclose(f);
-  return has_container_magic({prefix, n});
+  const ssize_t n = ::pread(fd, prefix, sizeof(prefix), 0);
+  ::close(fd);
+  if (n < 0) return IoError(path + ": cannot read");
+  return has_container_magic({prefix, static_cast<size_t>(n)});
 }
 
 std::string_view dtype_name(DType dtype) {

@@ -1,5 +1,5 @@
 // MappedFile: mmap of a whole file (an empty file maps to an empty span).
-// Errors name the path and the system's reason.
+// Errors name the path and the system's reason; non-regular files are refused before blocking.
 #include "core/mapped_file.h"
 
 #include <fcntl.h>
@@ -13,13 +13,38 @@
 
 namespace dcllm {
 
-Expected<MappedFile> MappedFile::open(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+Expected<int> open_regular_file(const std::string& path) {
+  // O_NONBLOCK makes open() of a FIFO return at once instead of waiting for a writer; the
+  // fstat below then refuses it before any read could block.
+  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) return IoError(path + ": cannot open: " + std::strerror(errno));
   struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+  if (::fstat(fd, &st) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return IoError(path + ": cannot stat: " + std::strerror(err));
+  }
+  if (!S_ISREG(st.st_mode)) {
     ::close(fd);
     return IoError(path + ": not a regular file");
+  }
+  // Regular files ignore O_NONBLOCK today, but a caller that reads() should not depend on that.
+  const int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0 || ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return IoError(path + ": cannot open: " + std::strerror(err));
+  }
+  return fd;
+}
+
+Expected<MappedFile> MappedFile::open(const std::string& path) {
+  DCLLM_ASSIGN_OR_RETURN(const int fd, open_regular_file(path));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return IoError(path + ": cannot stat: " + std::strerror(err));
   }
   MappedFile f;
   f.path_ = path;

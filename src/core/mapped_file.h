@@ -11,6 +11,12 @@
 
 namespace dcllm {
 
+// Opens `path` read-only for a reader of user input: a FIFO, directory, device or socket is
+// refused ("<path>: not a regular file") without blocking, since a blocking open() of a FIFO
+// waits forever for a writer. Returns a descriptor (O_CLOEXEC, blocking again) that the caller
+// closes. Every model, shard, tokenizer and text reader opens its files through this.
+Expected<int> open_regular_file(const std::string& path);
+
 class MappedFile {
  public:
   static Expected<MappedFile> open(const std::string& path);

@@ -1,5 +1,5 @@
 // parallel_for: split [0, n) over up to `threads` std::threads (0 = all hardware threads).
-// Work items here are coarse (codec segments, matrix rows), so a pool buys nothing yet.
+// Workers persist between calls (spin briefly, then sleep), so a call costs microseconds.
 #pragma once
 
 #include <cstddef>

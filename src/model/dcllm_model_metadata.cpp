@@ -10,6 +10,10 @@ namespace {
 
 using json = nlohmann::json;
 
+// Bound of every size in "config" (the GGUF reader's bound too): far above any real model,
+// small enough that products of a few sizes cannot overflow int64.
+constexpr int64_t kMaxSize = int64_t{1} << 24;
+
 std::string_view vocab_kind_name(VocabKind k) {
   return k == VocabKind::kSentencePiece ? "sentencepiece" : "byte_level_bpe";
 }
@@ -32,6 +36,16 @@ class FieldReader {
     auto it = obj_.find(key);
     if (it == obj_.end() || !it->is_number_integer()) return error(key, "an integer");
     *out = it->get<int64_t>();
+    return Status::Ok();
+  }
+  // An integer within [lo, hi]: sizes from an untrusted file must be bounded before anything
+  // is allocated or multiplied by them.
+  Status integer_in(const char* key, int64_t lo, int64_t hi, int64_t* out) const {
+    DCLLM_RETURN_IF_ERROR(integer(key, out));
+    if (*out < lo || *out > hi) {
+      return Corrupt(file_ + ": metadata " + where_ + "." + key + " = " + std::to_string(*out) +
+                     " is outside " + std::to_string(lo) + ".." + std::to_string(hi));
+    }
     return Status::Ok();
   }
   Status number(const char* key, float* out) const {
@@ -116,17 +130,17 @@ Expected<ModelConfig> model_config_from_json(const json& j, const std::string& f
   std::string family, rope;
   DCLLM_RETURN_IF_ERROR(r.string("architecture", &c.architecture));
   DCLLM_RETURN_IF_ERROR(r.string("family", &family));
-  DCLLM_RETURN_IF_ERROR(r.integer("dim", &c.dim));
-  DCLLM_RETURN_IF_ERROR(r.integer("hidden_dim", &c.hidden_dim));
-  DCLLM_RETURN_IF_ERROR(r.integer("n_layers", &c.n_layers));
-  DCLLM_RETURN_IF_ERROR(r.integer("n_heads", &c.n_heads));
-  DCLLM_RETURN_IF_ERROR(r.integer("n_kv_heads", &c.n_kv_heads));
-  DCLLM_RETURN_IF_ERROR(r.integer("head_dim", &c.head_dim));
-  DCLLM_RETURN_IF_ERROR(r.integer("vocab_size", &c.vocab_size));
-  DCLLM_RETURN_IF_ERROR(r.integer("seq_len", &c.seq_len));
+  DCLLM_RETURN_IF_ERROR(r.integer_in("dim", 1, kMaxSize, &c.dim));
+  DCLLM_RETURN_IF_ERROR(r.integer_in("hidden_dim", 1, kMaxSize, &c.hidden_dim));
+  DCLLM_RETURN_IF_ERROR(r.integer_in("n_layers", 1, kMaxSize, &c.n_layers));
+  DCLLM_RETURN_IF_ERROR(r.integer_in("n_heads", 1, kMaxSize, &c.n_heads));
+  DCLLM_RETURN_IF_ERROR(r.integer_in("n_kv_heads", 1, kMaxSize, &c.n_kv_heads));
+  DCLLM_RETURN_IF_ERROR(r.integer_in("head_dim", 1, kMaxSize, &c.head_dim));
+  DCLLM_RETURN_IF_ERROR(r.integer_in("vocab_size", 1, kMaxSize, &c.vocab_size));
+  DCLLM_RETURN_IF_ERROR(r.integer_in("seq_len", 1, kMaxSize, &c.seq_len));
   DCLLM_RETURN_IF_ERROR(r.number("norm_eps", &c.norm_eps));
   DCLLM_RETURN_IF_ERROR(r.number("rope_theta", &c.rope_theta));
-  DCLLM_RETURN_IF_ERROR(r.integer("rope_dim", &c.rope_dim));
+  DCLLM_RETURN_IF_ERROR(r.integer_in("rope_dim", 0, kMaxSize, &c.rope_dim));
   DCLLM_RETURN_IF_ERROR(r.string("rope_style", &rope));
   DCLLM_RETURN_IF_ERROR(r.boolean("tied_classifier", &c.tied_classifier));
   DCLLM_RETURN_IF_ERROR(r.boolean("attn_qkv_bias", &c.attn_qkv_bias));
@@ -152,7 +166,8 @@ Expected<ModelConfig> model_config_from_json(const json& j, const std::string& f
     }
     if (!known) return Corrupt(file + ": metadata config.activation '" + act + "' is unknown");
   }
-  if (j.contains("embd_dim")) DCLLM_RETURN_IF_ERROR(r.integer("embd_dim", &c.embd_dim));
+  if (j.contains("embd_dim"))
+    DCLLM_RETURN_IF_ERROR(r.integer_in("embd_dim", 0, kMaxSize, &c.embd_dim));
   if (j.contains("pre_norm")) DCLLM_RETURN_IF_ERROR(r.boolean("pre_norm", &c.pre_norm));
   if (rope == rope_style_name(RopeStyle::kInterleaved) || rope == "interleaved") {
     c.rope_style = RopeStyle::kInterleaved;

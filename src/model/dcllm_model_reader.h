@@ -1,8 +1,10 @@
 // Reads a compressed model (.dcllm container, docs/model-container.md) into a Model: config and
-// vocabulary from the metadata JSON, f32 tensors decoded to floats, i8 tensors kept as INT8.
+// vocabulary from the metadata JSON, f32 tensors decoded to floats, i8 tensors kept as INT8,
+// decoded at load or kept coded for the runtime to decode just before use (docs/runtime.md).
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "dcllm/container.h"
 #include "dcllm/status.h"
@@ -11,15 +13,35 @@
 
 namespace dcllm {
 
-// Every chunk is checksummed and decoded at load; a failure names the file, tensor and chunk.
+// Where the INT8 weights of a .dcllm live while the model runs (`--weights`, docs/runtime.md):
+// kResident: decoded once at load (Int8Tensor::values);
+// kCompressed: the chunks' stored bytes copied into RAM, decoded just before each use;
+// kStream: nothing kept; the chunks are read from the file (O_DIRECT) on each use.
+// token_embd.weight, whose rows are looked up per token, is decoded at load in every tier.
+enum class WeightTier { kResident, kCompressed, kStream };
+std::string_view weight_tier_name(WeightTier tier);  // "resident", "compressed", "stream"
+Expected<WeightTier> parse_weight_tier(std::string_view name);
+
+// Every chunk read at load is checksummed; a failure names the file, tensor and chunk. Before
+// anything is allocated, the memory the tier keeps (decoded f32/i8, or stored bytes) must fit
+// in the machine's physical memory, and a `raw` chunk must store exactly its raw size, so a
+// crafted index cannot make the reader allocate what the file does not back.
 // With opts.load_weights == false only shapes and types are read (inspect).
-Expected<Model> read_dcllm_model(const std::string& path, const LoadOptions& opts = {});
-// The same from an open container (fuzzers open one from memory); the Model owns its weights,
-// so the container may go away afterwards.
+Expected<Model> read_dcllm_model(const std::string& path, const LoadOptions& opts = {},
+                                 WeightTier tier = WeightTier::kResident);
+// The same from an open container (fuzzers open one from memory), resident tier only; the Model
+// owns its weights, so the container may go away afterwards.
 Expected<Model> read_dcllm_model(const ModelContainer& container, const LoadOptions& opts = {});
 
+// load_model() with a weight tier: kResident is load_model() itself; the other tiers need a
+// .dcllm and refuse any other model ("--weights compressed needs a .dcllm model"). The
+// tokenizer override of opts.tokenizer_path applies as in load_model().
+Expected<Model> load_model_with_weights(const std::string& path, const LoadOptions& opts,
+                                        WeightTier tier);
+
 // Gives every INT8 tensor a float32 copy and drops its INT8 form, so the Transformer runs the
-// same model on the float path (the float32 baseline `bench run` compares against).
+// same model on the float path (the float32 baseline `bench run` compares against). Tensors
+// kept coded (compressed, stream tiers) have no values and are left as they are.
 void dequantize_int8_tensors(Model& model);
 
 }  // namespace dcllm

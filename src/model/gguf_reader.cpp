@@ -234,22 +234,24 @@ Expected<Model> read_gguf(const ModelSource& src, const LoadOptions& opts) {
     model.info.emplace_back(key, shorten(value.to_display()));
   }
 
-  std::vector<ModelTensor> tensors(file.tensors.size());
-  for (size_t k = 0; k < tensors.size(); ++k) {
-    const GgufTensorInfo& info = file.tensors[k];
-    ModelTensor& t = tensors[k];
+  for (const GgufTensorInfo& info : file.tensors) {
+    ModelTensor t;
     t.name = info.name;
     for (auto it = info.ne.rbegin(); it != info.ne.rend(); ++it) {
       t.shape.push_back(static_cast<int64_t>(*it));
     }
     t.stored_type = ggml_type_name(info.type);
     t.stored_bytes = info.bytes;
+    model.add_tensor(std::move(t));
   }
+  // block_count is checked against the blk.N tensors before any work or memory scales with it.
+  if (known_arch) DCLLM_RETURN_IF_ERROR(check_layer_tensors(model));
   if (opts.load_weights) {
     // F32 tensors are used in place; others are decoded into owned buffers, a tensor per task.
-    parallel_for(tensors.size(), opts.threads, [&](size_t k) {
+    // Names are unique (the parser checks), so each task owns the tensor it looks up.
+    parallel_for(file.tensors.size(), opts.threads, [&](size_t k) {
       const GgufTensorInfo& info = file.tensors[k];
-      ModelTensor& t = tensors[k];
+      ModelTensor& t = *model.find_mutable(info.name);
       const uint8_t* p = src.bytes.data() + file.data_offset + info.offset;
       const auto type = static_cast<GgmlType>(info.type);
       const size_t n = static_cast<size_t>(t.numel());
@@ -262,7 +264,6 @@ Expected<Model> read_gguf(const ModelSource& src, const LoadOptions& opts) {
       t.data = t.owned.data();
     });
   }
-  for (auto& t : tensors) model.add_tensor(std::move(t));
 
   if (known_arch) {
     const ModelTensor* embd = model.find("token_embd.weight");

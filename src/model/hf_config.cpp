@@ -8,6 +8,9 @@
 #include <cmath>
 #include <optional>
 
+#include "core/json_limits.h"
+#include "model/printable.h"
+
 namespace dcllm {
 namespace {
 
@@ -100,7 +103,7 @@ Expected<Activation> activation_from(const std::string& name, const std::string&
   if (name == "relu") return Activation::kRelu;
   if (name == "gelu_new" || name == "gelu_pytorch_tanh") return Activation::kGeluTanh;
   if (name == "gelu") return Activation::kGelu;
-  return Unsupported(file + ": activation '" + name +
+  return Unsupported(file + ": activation '" + printable(name) +
                      "' is not supported (silu, relu, gelu, gelu_new, gelu_pytorch_tanh)");
 }
 
@@ -140,7 +143,8 @@ Status read_llama(const ConfigFields& f, const json& j, HfConfig& h) {
       if (it != rs.end()) type = &*it;
     }
     if (!type || !type->is_string() || type->get<std::string>() != "default")
-      return Unsupported(f.file() + ": \"rope_scaling\" " + rs.dump() + " is not supported");
+      return Unsupported(f.file() + ": \"rope_scaling\" " + printable(rs.dump(), 200) +
+                         " is not supported");
   }
   if (f.has("partial_rotary_factor")) {
     float p = 1.0f;
@@ -217,8 +221,8 @@ std::string supported_hf_architectures() {
 }
 
 Expected<HfConfig> parse_hf_config(std::string_view text, const std::string& name) {
-  const json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object()) return Corrupt(name + ": not a JSON object");
+  DCLLM_ASSIGN_OR_RETURN(const json j, parse_untrusted_json(text, name, "not a JSON object"));
+  if (!j.is_object()) return Corrupt(name + ": not a JSON object");
   ConfigFields f(j, name);
   HfConfig h;
   auto archs = j.find("architectures");
@@ -234,7 +238,7 @@ Expected<HfConfig> parse_hf_config(std::string_view text, const std::string& nam
   } else if (h.architecture == "GPT2LMHeadModel") {
     DCLLM_RETURN_IF_ERROR(read_gpt2(f, h));
   } else {
-    return Unsupported(name + ": architecture '" + h.architecture +
+    return Unsupported(name + ": architecture '" + printable(h.architecture) +
                        "' is not supported (supported: " + supported_hf_architectures() + ")");
   }
   ModelConfig& c = h.config;
@@ -250,6 +254,17 @@ Expected<HfConfig> parse_hf_config(std::string_view text, const std::string& nam
   DCLLM_RETURN_IF_ERROR(f.token_id("bos_token_id", &h.bos_token_id));
   DCLLM_RETURN_IF_ERROR(f.token_id("eos_token_id", &h.eos_token_id));
   return h;
+}
+
+Expected<HfGenerationIds> parse_hf_generation_config(std::string_view text,
+                                                     const std::string& name) {
+  DCLLM_ASSIGN_OR_RETURN(const json j, parse_untrusted_json(text, name, "not a JSON object"));
+  if (!j.is_object()) return Corrupt(name + ": not a JSON object");
+  ConfigFields f(j, name);
+  HfGenerationIds ids;
+  DCLLM_RETURN_IF_ERROR(f.token_id("bos_token_id", &ids.bos_token_id));
+  DCLLM_RETURN_IF_ERROR(f.token_id("eos_token_id", &ids.eos_token_id));
+  return ids;
 }
 
 }  // namespace dcllm

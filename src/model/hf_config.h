@@ -28,4 +28,13 @@ std::string supported_hf_architectures();
 // rotary, biases where the family has none), is kUnsupported naming it.
 Expected<HfConfig> parse_hf_config(std::string_view json_text, const std::string& name);
 
+// generation_config.json's bos_token_id and eos_token_id (-1 where absent; a list gives its
+// first id), the ids transformers' generate() uses; they override config.json's.
+struct HfGenerationIds {
+  int64_t bos_token_id = -1;
+  int64_t eos_token_id = -1;
+};
+Expected<HfGenerationIds> parse_hf_generation_config(std::string_view json_text,
+                                                     const std::string& name);
+
 }  // namespace dcllm

@@ -9,10 +9,14 @@
 #include "core/parallel.h"
 #include "model/hf_config.h"
 #include "model/hf_tokenizer_json.h"
+#include "model/printable.h"
 #include "model/safetensors_file.h"
 
 namespace dcllm {
 namespace {
+
+// config.json and generation_config.json are a few kB; the cap bounds what a hostile one costs.
+constexpr size_t kMaxConfigBytes = size_t{16} << 20;
 
 std::string shape_text(const std::vector<int64_t>& s) {
   std::string r = "[";
@@ -42,10 +46,12 @@ class TensorMapper {
   // Adds `name` of `shape` from `src` (whose own shape must be `src_shape`).
   Status add(const std::string& name, const SafetensorsTensor* src, const std::string& src_name,
              std::vector<int64_t> src_shape, std::vector<int64_t> shape, Take take = {}) {
-    if (!src) return Corrupt(dir_ + ": tensor '" + src_name + "' is missing from the checkpoint");
+    if (!src)
+      return Corrupt(dir_ + ": tensor '" + printable(src_name) +
+                     "' is missing from the checkpoint");
     if (src->shape != src_shape) {
-      return Corrupt(dir_ + ": tensor '" + src->name + "' has shape " + shape_text(src->shape) +
-                     ", config.json implies " + shape_text(src_shape));
+      return Corrupt(dir_ + ": tensor '" + printable(src->name) + "' has shape " +
+                     shape_text(src->shape) + ", config.json implies " + shape_text(src_shape));
     }
     ModelTensor t;
     t.name = name;
@@ -286,6 +292,30 @@ Status map_gpt2(TensorMapper& m, const ModelConfig& c, const std::string& dir) {
   return Status::Ok();
 }
 
+// The BOS/EOS ids the model's files state: generation_config.json's (what transformers'
+// generate() uses) where it has them, else config.json's. The tokenizer prefers them to a
+// guess by name: an OPT directory whose tokenizer.json has no post-processor would otherwise
+// take "<s>" (0) for the BOS that config.json says is 2.
+Expected<StatedTokenIds> stated_token_ids(const std::string& dir, const HfConfig& hf,
+                                          const std::string& config_path) {
+  StatedTokenIds ids;
+  ids.bos = {hf.bos_token_id, config_path};
+  ids.eos = {hf.eos_token_id, config_path};
+  const std::string gen_path = dir + "/generation_config.json";
+  struct stat st {};
+  if (::stat(gen_path.c_str(), &st) != 0) return ids;
+  DCLLM_ASSIGN_OR_RETURN(MappedFile gen_file, MappedFile::open(gen_path));
+  if (gen_file.size() > kMaxConfigBytes) return Corrupt(gen_path + ": larger than 16 MiB");
+  DCLLM_ASSIGN_OR_RETURN(
+      const HfGenerationIds gen,
+      parse_hf_generation_config(
+          std::string_view(reinterpret_cast<const char*>(gen_file.data()), gen_file.size()),
+          gen_path));
+  if (gen.bos_token_id >= 0) ids.bos = {gen.bos_token_id, gen_path};
+  if (gen.eos_token_id >= 0) ids.eos = {gen.eos_token_id, gen_path};
+  return ids;
+}
+
 }  // namespace
 
 bool is_hf_checkpoint_dir(const std::string& dir) {
@@ -297,7 +327,7 @@ bool is_hf_checkpoint_dir(const std::string& dir) {
 Expected<Model> read_hf_checkpoint(const std::string& dir, const LoadOptions& opts) {
   const std::string config_path = dir + "/config.json";
   DCLLM_ASSIGN_OR_RETURN(MappedFile config_file, MappedFile::open(config_path));
-  if (config_file.size() > (16u << 20)) return Corrupt(config_path + ": larger than 16 MiB");
+  if (config_file.size() > kMaxConfigBytes) return Corrupt(config_path + ": larger than 16 MiB");
   const std::string_view config_text(reinterpret_cast<const char*>(config_file.data()),
                                      config_file.size());
   DCLLM_ASSIGN_OR_RETURN(HfConfig hf, parse_hf_config(config_text, config_path));
@@ -328,7 +358,8 @@ Expected<Model> read_hf_checkpoint(const std::string& dir, const LoadOptions& op
 
   struct stat st {};
   if (::stat((dir + "/tokenizer.json").c_str(), &st) == 0) {
-    auto loaded = load_hf_tokenizer(dir);
+    DCLLM_ASSIGN_OR_RETURN(const StatedTokenIds stated, stated_token_ids(dir, hf, config_path));
+    auto loaded = load_hf_tokenizer(dir, stated);
     if (!loaded.ok() && loaded.status().code() == StatusCode::kUnsupported) {
       model.vocab_unsupported = loaded.status().message();
       return model;
@@ -341,11 +372,6 @@ Expected<Model> read_hf_checkpoint(const std::string& dir, const LoadOptions& op
                      " tokens, more than the model's vocab_size " +
                      std::to_string(model.config.vocab_size));
     }
-    // config.json names BOS/EOS when the tokenizer files do not.
-    if (vocab.bos_id < 0 && hf.bos_token_id >= 0 && hf.bos_token_id < n)
-      vocab.bos_id = static_cast<int32_t>(hf.bos_token_id);
-    if (vocab.eos_id < 0 && hf.eos_token_id >= 0 && hf.eos_token_id < n)
-      vocab.eos_id = static_cast<int32_t>(hf.eos_token_id);
     model.vocab = std::move(vocab);
   }
   return model;

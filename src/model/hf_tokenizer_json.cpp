@@ -11,6 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/json_limits.h"
 #include "core/mapped_file.h"
 #include "model/printable.h"
 #include "model/tokenizer_tables.h"
@@ -22,8 +23,6 @@ using json = nlohmann::json;
 
 // Real files are at most tens of MB (Llama-3's is 9 MB); the cap bounds the DOM's memory.
 constexpr size_t kMaxJsonBytes = size_t{200} << 20;
-// tokenizer.json nests about 6 deep; the cap bounds what a hostile file can make us allocate.
-constexpr int kMaxNesting = 64;
 constexpr std::string_view kSpaceMark = "\xE2\x96\x81";  // U+2581, SentencePiece's space
 
 // Split regexes dcllm's pre-tokenizer implements, and their Vocab::pre_tokenizer names.
@@ -127,38 +126,12 @@ Expected<std::vector<const json*>> flatten_sequence(const Ctx& c, const json& ob
   return parts;
 }
 
-// Nesting depth, checked before parsing: JSON nests freely, and a DOM of a deeply nested text
-// costs memory the text does not.
-Status check_nesting(const Ctx& c, std::string_view text) {
-  int depth = 0;
-  bool in_string = false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char ch = text[i];
-    if (in_string) {
-      if (ch == '\\') {
-        ++i;
-      } else if (ch == '"') {
-        in_string = false;
-      }
-    } else if (ch == '"') {
-      in_string = true;
-    } else if (ch == '[' || ch == '{') {
-      if (++depth > kMaxNesting) {
-        return c.corrupt("JSON nests deeper than " + std::to_string(kMaxNesting) + " levels");
-      }
-    } else if (ch == ']' || ch == '}') {
-      --depth;
-    }
-  }
-  return Status::Ok();
-}
-
 Expected<json> parse_json(const Ctx& c, std::string_view text) {
   if (text.size() > kMaxJsonBytes) {
     return c.corrupt(std::to_string(text.size()) + " bytes, more than the " +
                      std::to_string(kMaxJsonBytes >> 20) + " MiB a tokenizer file may have");
   }
-  DCLLM_RETURN_IF_ERROR(check_nesting(c, text));
+  DCLLM_RETURN_IF_ERROR(check_json_depth(text, c.file));
   try {
     json j = json::parse(text.begin(), text.end());
     if (!j.is_object()) return c.corrupt("the JSON text is not an object");
@@ -582,8 +555,11 @@ Expected<int32_t> read_post_processor(const Ctx& c, const json* post, const Piec
   return bos;
 }
 
-Expected<int32_t> id_of_name(const Ctx& config_ctx, const Pieces& p, const char* key,
-                             const std::optional<std::string>& configured,
+// A special token's id, from the strongest source that states one: tokenizer_config.json's
+// `key` (a piece), then the id the model's files state (config.json or generation_config.json),
+// then the first conventional name the vocab has; -1 when none does.
+Expected<int32_t> special_id(const Ctx& config_ctx, const Pieces& p, const char* key,
+                             const std::optional<std::string>& configured, const StatedId& stated,
                              std::initializer_list<std::string_view> conventional) {
   if (configured) {
     auto it = p.id_of.find(*configured);
@@ -592,6 +568,15 @@ Expected<int32_t> id_of_name(const Ctx& config_ctx, const Pieces& p, const char*
                                 " is not a token of tokenizer.json");
     }
     return it->second;
+  }
+  if (stated.id >= 0) {
+    if (static_cast<uint64_t>(stated.id) >= p.tokens.size()) {
+      return Corrupt(one_line(stated.file + ": " + std::string(key) + "_id " +
+                              std::to_string(stated.id) +
+                              " is not a token id (tokenizer.json has " +
+                              std::to_string(p.tokens.size()) + " tokens)"));
+    }
+    return static_cast<int32_t>(stated.id);
   }
   for (std::string_view name : conventional) {
     if (auto it = p.id_of.find(name); it != p.id_of.end()) return it->second;
@@ -610,7 +595,7 @@ std::string config_name_for(const std::string& name) {
 // ---------------------------------------------------------------------------------------------
 
 Expected<Vocab> parse(std::string_view tokenizer_json, std::string_view config_json,
-                      const std::string& name) {
+                      const std::string& name, const StatedTokenIds& stated) {
   const Ctx c{name};
   const Ctx config_ctx{config_name_for(name)};
   DCLLM_ASSIGN_OR_RETURN(json root, parse_json(c, tokenizer_json));
@@ -732,11 +717,11 @@ Expected<Vocab> parse(std::string_view tokenizer_json, std::string_view config_j
   if (template_bos_id >= 0) {
     v.bos_id = template_bos_id;
   } else {
-    DCLLM_ASSIGN_OR_RETURN(v.bos_id, id_of_name(config_ctx, p, "bos_token", config.bos,
+    DCLLM_ASSIGN_OR_RETURN(v.bos_id, special_id(config_ctx, p, "bos_token", config.bos, stated.bos,
                                                 {"<s>", "<|begin_of_text|>", "<|endoftext|>"}));
   }
   DCLLM_ASSIGN_OR_RETURN(v.eos_id,
-                         id_of_name(config_ctx, p, "eos_token", config.eos,
+                         special_id(config_ctx, p, "eos_token", config.eos, stated.eos,
                                     {"</s>", "<|endoftext|>", "<|end_of_text|>", "<|im_end|>"}));
   if (v.add_bos && v.bos_id < 0) return c.corrupt("BOS is to be added but no token is BOS");
 
@@ -749,17 +734,17 @@ Expected<Vocab> parse(std::string_view tokenizer_json, std::string_view config_j
 
 Expected<Vocab> parse_hf_tokenizer_json(std::string_view tokenizer_json,
                                         std::string_view tokenizer_config_json,
-                                        const std::string& name) {
+                                        const std::string& name, const StatedTokenIds& stated) {
   // Every access above is type-checked; this only keeps an allocation failure (or a check
   // missed) from escaping as an exception.
   try {
-    return parse(tokenizer_json, tokenizer_config_json, name);
+    return parse(tokenizer_json, tokenizer_config_json, name, stated);
   } catch (const std::exception& e) {
     return Internal(name + ": reading the tokenizer failed: " + printable(e.what(), 200));
   }
 }
 
-Expected<Vocab> load_hf_tokenizer(const std::string& dir) {
+Expected<Vocab> load_hf_tokenizer(const std::string& dir, const StatedTokenIds& stated) {
   const std::string json_path = dir + "/tokenizer.json";
   const std::string config_path = dir + "/tokenizer_config.json";
   DCLLM_ASSIGN_OR_RETURN(MappedFile tokenizer, MappedFile::open(json_path));
@@ -771,7 +756,7 @@ Expected<Vocab> load_hf_tokenizer(const std::string& dir) {
   auto text = [](const MappedFile& f) {
     return std::string_view(reinterpret_cast<const char*>(f.data()), f.size());
   };
-  return parse_hf_tokenizer_json(text(tokenizer), text(config), json_path);
+  return parse_hf_tokenizer_json(text(tokenizer), text(config), json_path, stated);
 }
 
 }  // namespace dcllm

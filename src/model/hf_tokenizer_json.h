@@ -2,6 +2,7 @@
 // gives the ids `transformers` gives: byte-level BPE and SentencePiece-style BPE families.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -26,15 +27,24 @@ namespace dcllm {
 //    Replace/ByteFallback/Fuse/Strip or Metaspace.
 //  - BOS: a post_processor TemplateProcessing whose `single` starts with a special token adds
 //    it; tokenizer_config.json add_bos_token, when present, decides instead. EOS (and BOS when
-//    no template names one): tokenizer_config.json eos_token/bos_token, else a conventional name
+//    no template names one), strongest first: tokenizer_config.json eos_token/bos_token, the
+//    id `stated` gives (config.json's or generation_config.json's bos/eos_token_id: an explicit
+//    id beats a guess; out of range is Corrupt naming that file), a conventional name
 //    (</s>, <|endoftext|>, ...), else -1.
 // `tokenizer_config_json` may be empty (no such file). `name` stands for the directory or file
-// in messages.
+// in messages. Every JSON text is refused past kMaxJsonDepth nesting (core/json_limits.h).
+struct StatedId {
+  int64_t id = -1;   // -1: the file states none
+  std::string file;  // where it is stated, for messages
+};
+struct StatedTokenIds {
+  StatedId bos, eos;
+};
 Expected<Vocab> parse_hf_tokenizer_json(std::string_view tokenizer_json,
                                         std::string_view tokenizer_config_json,
-                                        const std::string& name);
+                                        const std::string& name, const StatedTokenIds& stated = {});
 
 // Reads <dir>/tokenizer.json and, when present, <dir>/tokenizer_config.json.
-Expected<Vocab> load_hf_tokenizer(const std::string& dir);
+Expected<Vocab> load_hf_tokenizer(const std::string& dir, const StatedTokenIds& stated = {});
 
 }  // namespace dcllm

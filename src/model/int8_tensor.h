@@ -2,17 +2,37 @@
 // path computes on them directly instead of on a float copy.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <string>
 #include <vector>
 
 #include "dcllm/container.h"
 
 namespace dcllm {
 
+// Where an INT8 tensor's bytes are when they were not decoded at load (the compressed and stream
+// tiers, docs/runtime.md): its chunks as the container indexes them and, for the compressed
+// tier, their stored (coded) bytes copied into RAM. The runtime decodes them just before use.
+struct Int8StoredChunks {
+  std::string file;    // the .dcllm they come from
+  std::string tensor;  // the tensor's name, for messages
+  std::vector<ChunkInfo> chunks;
+  // Compressed tier: every chunk's stored bytes back to back in chunk order, chunk k at
+  // bytes[at[k]]. Empty for the stream tier, which reads them from `file` on every use.
+  std::vector<uint8_t> bytes;
+  std::vector<size_t> at;
+
+  bool in_memory() const { return !chunks.empty() && !bytes.empty(); }
+};
+
 // Real value of element [r][c] = values[r * cols + c] * scale(r, c), scale as QuantParams says
 // (per tensor, per row, or per `group` consecutive elements of a row).
 struct Int8Tensor {
-  std::vector<int8_t> values;
+  std::vector<int8_t> values;  // empty when `stored` holds the weights instead
+  // Set instead of `values` for a tensor kept coded (compressed or stream tier).
+  std::shared_ptr<const Int8StoredChunks> stored;
   int64_t rows = 0;
   int64_t cols = 0;
   QuantScheme scheme = QuantScheme::kPerTensor;

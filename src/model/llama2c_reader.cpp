@@ -1,9 +1,14 @@
-// llama2.c checkpoint reader: validates the header, computes every tensor's extent with
-// overflow checks, and hands out float32 views into the mapping (no copy).
+// llama2.c checkpoint reader: validates the header, requires the file size the header implies,
+// and hands out float32 views into the mapping (no copy).
 #include "model/llama2c_reader.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <limits>
+#include <optional>
+
+#include "container/checked_math.h"
 
 #include "model/byte_cursor.h"
 
@@ -62,6 +67,34 @@ class Layout {
   bool load_;
   uint64_t offset_floats_;
 };
+
+// Whether the 2 * seq_len * head_dim / 2 floats at byte `at` hold llama2.c's RoPE tables
+// (freq_cis_real then freq_cis_imag, row p = cos / sin of p * 10000^(-2i / head_dim)). Rows 0
+// and 1 are checked: enough to tell the tables from weights, which almost never hold exact
+// ones and zeros followed by these cosines. The tolerance covers PyTorch's float32 arithmetic.
+bool looks_like_rope_tables(std::span<const uint8_t> bytes, uint64_t at, int64_t seq_len,
+                            int64_t head_dim) {
+  const uint64_t half = static_cast<uint64_t>(head_dim / 2);
+  const uint64_t table = static_cast<uint64_t>(seq_len) * half;
+  if (at > bytes.size() || 8 * table > bytes.size() - at) return false;
+  auto value = [&](uint64_t k) {
+    float f;
+    std::memcpy(&f, bytes.data() + at + 4 * k, 4);
+    return static_cast<double>(f);
+  };
+  for (uint64_t pos = 0; pos < std::min<uint64_t>(2, static_cast<uint64_t>(seq_len)); ++pos) {
+    for (uint64_t i = 0; i < half; ++i) {
+      const double angle =
+          static_cast<double>(pos) *
+          std::pow(10000.0, -2.0 * static_cast<double>(i) / static_cast<double>(head_dim));
+      const double re = value(pos * half + i), im = value(table + pos * half + i);
+      if (!(std::abs(re - std::cos(angle)) < 1e-3) || !(std::abs(im - std::sin(angle)) < 1e-3)) {
+        return false;
+      }
+    }
+  }
+  return true;
+}
 
 }  // namespace
 
@@ -127,6 +160,54 @@ Expected<Model> read_llama2c(const ModelSource& src, const LoadOptions& opts) {
 
   const int64_t L = c.n_layers, D = c.dim, F = c.hidden_dim, V = c.vocab_size;
   const int64_t kv_dim = c.n_kv_heads * head_dim;
+  // The header has no magic and no checksum, so its only witness is the file size: it must be
+  // exactly what the header implies, with the RoPE tables (freq_cis_real/imag, which the legacy
+  // export writes) or without them (exports that drop them). An edited n_layers, hidden_dim,
+  // n_kv_heads, seq_len or vocab_size, or bytes appended, changes the size and is refused here
+  // instead of running garbage. Each size is at most 2^24, so the per-layer and per-table
+  // products fit; only the sums over layers can overflow, and a size that overflows matches no
+  // file.
+  const auto u = [](int64_t v) { return static_cast<uint64_t>(v); };
+  const uint64_t per_layer_floats = u(2 * D + 2 * D * D + 2 * kv_dim * D + 3 * F * D);
+  const uint64_t rope_floats = 2 * u(c.seq_len) * u(head_dim / 2);
+  std::optional<uint64_t> without_rope = checked_mul(u(L), per_layer_floats);
+  for (uint64_t part : {u(V * D), u(D), c.tied_classifier ? 0 : u(V * D)}) {
+    if (without_rope) without_rope = checked_add(*without_rope, part);
+  }
+  if (without_rope) without_rope = checked_mul(*without_rope, 4);
+  if (without_rope) without_rope = checked_add(*without_rope, cur.offset());
+  std::optional<uint64_t> with_rope;
+  if (without_rope) with_rope = checked_add(*without_rope, 4 * rope_floats);
+  const uint64_t actual = src.bytes.size();
+  const auto shown = [](const std::optional<uint64_t>& n) {
+    return n ? std::to_string(*n) : std::string("more than 2^64");
+  };
+  if (actual != with_rope && actual != without_rope) {
+    return Corrupt(src.name + ": file size " + std::to_string(actual) +
+                   " bytes does not match its llama2.c header (dim " + std::to_string(D) +
+                   ", hidden_dim " + std::to_string(F) + ", n_layers " + std::to_string(L) +
+                   ", n_heads " + std::to_string(c.n_heads) + ", n_kv_heads " +
+                   std::to_string(c.n_kv_heads) + ", vocab_size " + std::to_string(h.vocab_size) +
+                   ", seq_len " + std::to_string(c.seq_len) + "), which needs " + shown(with_rope) +
+                   " bytes (" + shown(without_rope) + " without the RoPE tables)");
+  }
+  const bool has_rope_tables = actual == with_rope;
+  // Two header edits can trade sizes (a classifier 2 rows shorter for RoPE tables 2 rows
+  // long): the tables' contents settle which layout is real. The tables follow rms_final.
+  const uint64_t classifier_bytes = c.tied_classifier ? 0 : 4 * u(V * D);
+  const uint64_t tables_at = *without_rope - classifier_bytes;
+  if (has_rope_tables && !looks_like_rope_tables(src.bytes, tables_at, c.seq_len, head_dim)) {
+    return Corrupt(src.name + ": the bytes where its llama2.c header puts the RoPE tables (" +
+                   std::to_string(tables_at) +
+                   ") hold no RoPE tables: the header does not describe this file");
+  }
+  if (!has_rope_tables && actual >= classifier_bytes + 4 * rope_floats &&
+      looks_like_rope_tables(src.bytes, actual - classifier_bytes - 4 * rope_floats, c.seq_len,
+                             head_dim)) {
+    return Corrupt(src.name + ": the file holds RoPE tables that its llama2.c header leaves no " +
+                   "room for: the header does not describe this file");
+  }
+
   Layout layout(src, opts.load_weights, cur.offset());
   // The checkpoint stores each weight kind for all layers together; rows are outputs.
   auto per_layer = [&](std::string_view suffix, std::vector<int64_t> shape) -> Status {
@@ -147,12 +228,11 @@ Expected<Model> read_llama2c(const ModelSource& src, const LoadOptions& opts) {
   DCLLM_RETURN_IF_ERROR(per_layer("ffn_up.weight", {F, D}));    // w3
   DCLLM_RETURN_IF_ERROR(layout.add(&model, "output_norm.weight", {D}));
   // Precomputed RoPE tables (freq_cis_real, freq_cis_imag), which we recompute instead.
-  const uint64_t rope_table =
-      static_cast<uint64_t>(c.seq_len) * static_cast<uint64_t>(head_dim / 2);
-  DCLLM_RETURN_IF_ERROR(layout.skip("RoPE tables", 2 * rope_table));
+  if (has_rope_tables) DCLLM_RETURN_IF_ERROR(layout.skip("RoPE tables", rope_floats));
   if (!c.tied_classifier) DCLLM_RETURN_IF_ERROR(layout.add(&model, "output.weight", {V, D}));
 
   model.info.emplace_back("llama2c.vocab_size (header)", std::to_string(h.vocab_size));
+  model.info.emplace_back("llama2c.rope_tables", has_rope_tables ? "present" : "absent");
   if (src.owner) model.hold(src.owner);
   return model;
 }

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "dcllm/status.h"
 #include "model/int8_tensor.h"
 #include "model/vocab.h"
 
@@ -122,5 +123,11 @@ class Model {
   std::unordered_map<std::string, size_t> index_;
   std::vector<std::shared_ptr<const void>> owners_;
 };
+
+// Refuses (kCorrupt, naming the model's path) a config.n_layers that the tensors do not back:
+// every layer 0..n_layers-1 needs at least one "blk.N." tensor. Readers run it before anything
+// is sized by n_layers (the Transformer's layers, compress plans), so a header or metadata
+// claiming 2^24 layers costs no memory. n_layers = 0 (inspect of an unknown architecture) passes.
+Status check_layer_tensors(const Model& m);
 
 }  // namespace dcllm

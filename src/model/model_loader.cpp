@@ -62,6 +62,9 @@ Expected<Model> load_model(const std::string& path, const LoadOptions& opts) {
     }
   }
   if (!model.ok()) return model.status();
+  // Whatever the format, n_layers from a header or metadata must be backed by tensors before
+  // a caller sizes anything by it (the Transformer allocates per layer).
+  DCLLM_RETURN_IF_ERROR(check_layer_tensors(*model));
 
   std::string tokenizer_path = opts.tokenizer_path;
   if (tokenizer_path.empty() && !carries_vocab) {

@@ -12,6 +12,7 @@
 
 #include "container/checked_math.h"
 #include "core/float16.h"
+#include "core/json_limits.h"
 #include "core/mapped_file.h"
 #include "model/printable.h"
 
@@ -112,8 +113,10 @@ Expected<SafetensorsFile> parse_safetensors(std::span<const uint8_t> bytes,
                    std::to_string(bytes.size()) + " bytes)");
   }
   const auto* text = reinterpret_cast<const char*>(bytes.data() + 8);
-  const json j = json::parse(text, text + header, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object()) return Corrupt(name + ": header is not a JSON object");
+  DCLLM_ASSIGN_OR_RETURN(
+      const json j, parse_untrusted_json(std::string_view(text, static_cast<size_t>(header)), name,
+                                         "header is not a JSON object"));
+  if (!j.is_object()) return Corrupt(name + ": header is not a JSON object");
 
   const std::span<const uint8_t> data = bytes.subspan(8 + header);
   SafetensorsFile f;
@@ -170,7 +173,7 @@ Status tensor_to_f32(const SafetensorsTensor& t, std::span<float> out, const std
   if (elem != 0 && t.bytes.size() != out.size() * elem) {
     return Internal(file + ": tensor '" + printable(t.name) + "' has " +
                     std::to_string(t.bytes.size()) + " bytes for " + std::to_string(out.size()) +
-                    " elements of " + t.dtype);
+                    " elements of " + printable(t.dtype));
   }
   const uint8_t* p = t.bytes.data();
   if (t.dtype == "F32") {
@@ -183,8 +186,8 @@ Status tensor_to_f32(const SafetensorsTensor& t, std::span<float> out, const std
       out[i] = bf16 ? bf16_to_f32(bits) : fp16_to_f32(bits);
     }
   } else {
-    return Unsupported(file + ": tensor '" + printable(t.name) + "' has dtype " + t.dtype +
-                       " (F32, F16 and BF16 are read)");
+    return Unsupported(file + ": tensor '" + printable(t.name) + "' has dtype " +
+                       printable(t.dtype) + " (F32, F16 and BF16 are read)");
   }
   return Status::Ok();
 }
@@ -202,8 +205,9 @@ Status read_index(const std::string& path, std::vector<std::string>* shards,
   DCLLM_ASSIGN_OR_RETURN(MappedFile f, MappedFile::open(path));
   if (f.size() > kSafetensorsMaxHeader) return Corrupt(path + ": larger than 100 MB");
   const auto* text = reinterpret_cast<const char*>(f.data());
-  const json j = json::parse(text, text + f.size(), nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object()) return Corrupt(path + ": not a JSON object");
+  DCLLM_ASSIGN_OR_RETURN(const json j, parse_untrusted_json(std::string_view(text, f.size()), path,
+                                                            "not a JSON object"));
+  if (!j.is_object()) return Corrupt(path + ": not a JSON object");
   auto map = j.find("weight_map");
   if (map == j.end() || !map->is_object()) return Corrupt(path + ": no \"weight_map\" object");
   std::set<std::string> seen;
@@ -243,7 +247,8 @@ Expected<SafetensorsCheckpoint> SafetensorsCheckpoint::open(const std::string& d
   SafetensorsCheckpoint ck;
   for (const std::string& shard : shards) {
     const std::string path = dir + "/" + shard;
-    if (!file_exists(path)) return IoError(index_path + ": shard '" + shard + "' does not exist");
+    if (!file_exists(path))
+      return IoError(index_path + ": shard '" + printable(shard) + "' does not exist");
     DCLLM_ASSIGN_OR_RETURN(MappedFile m, MappedFile::open(path));
     auto mapped = std::make_shared<const MappedFile>(std::move(m));
     DCLLM_ASSIGN_OR_RETURN(SafetensorsFile f, parse_safetensors(mapped->bytes(), path));

@@ -4,10 +4,13 @@
 
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <set>
 
 #include "calib/calibrate.h"
 #include "container/utf8.h"
+#include "core/file_identity.h"
+#include "core/temp_files.h"
 #include "core/text_file.h"
 #include "dcllm/codec.h"
 #include "dcllm/container.h"
@@ -58,6 +61,38 @@ Status for_option(const char* option, Status st) {
   return Status(st.code(), std::string(option) + ": " + st.message());
 }
 
+bool has_suffix(const std::string& s, std::string_view suffix) {
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// Every file compress may read, so the output can be compared with each by identity. A Hugging
+// Face checkpoint reads config, tokenizer files, index and shards from its directory (shard
+// names cannot contain '/'), so every entry at the top of that directory counts: a superset.
+std::vector<std::string> compress_inputs(const CompressOptions& o) {
+  std::vector<std::string> in{o.model_path, o.calib_path};
+  if (!o.tokenizer_path.empty()) {
+    in.push_back(o.tokenizer_path);
+  } else if (has_suffix(o.model_path, ".bin")) {
+    in.push_back(parent_directory(o.model_path) + "/tokenizer.bin");  // the loader's default
+  }
+  std::error_code ec;
+  std::string hf_dir;
+  if (std::filesystem::is_directory(o.model_path, ec)) {
+    hf_dir = o.model_path;
+  } else if (has_suffix(o.model_path, "config.json") || has_suffix(o.model_path, ".safetensors") ||
+             has_suffix(o.model_path, ".safetensors.index.json")) {
+    hf_dir = parent_directory(o.model_path);
+  }
+  if (!hf_dir.empty()) {
+    for (std::filesystem::directory_iterator it(hf_dir, ec), end; !ec && it != end;
+         it.increment(ec)) {
+      in.push_back(it->path().string());
+    }
+  }
+  return in;
+}
+
 Expected<Settings> parse_settings(const CompressOptions& o) {
   Settings s;
   auto scale = parse_scale_method(o.scale);
@@ -89,10 +124,9 @@ Expected<Settings> parse_settings(const CompressOptions& o) {
     return InvalidArgument("--calib-ctx " + std::to_string(o.calib_ctx) + " must be >= 2");
   }
   if (o.output_path.empty()) return InvalidArgument("no output file (-o)");
-  if (o.output_path == o.model_path) {
-    return InvalidArgument(o.output_path + ": the output would overwrite the model");
-  }
   if (o.calib_path.empty()) return InvalidArgument("no calibration text (--calib)");
+  // Before any work: a bad -o must not cost the calibration, and must never be an input.
+  DCLLM_RETURN_IF_ERROR(for_option("-o", check_output_path(o.output_path, compress_inputs(o))));
   return s;
 }
 

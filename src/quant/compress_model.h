@@ -23,7 +23,7 @@ struct CompressOptions {
   int64_t calib_ctx = 256;
   std::string scale = "dc";
   double alpha = 0.5;
-  std::string wquant = "per-tensor";
+  std::string wquant = "per-channel";
   std::string aquant = "per-token";
   std::string prune = "none";
   double sparsity = 0.0;

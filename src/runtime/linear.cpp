@@ -1,10 +1,11 @@
 // Linear over float32 weights (matmul_f32) or INT8 weights (linear_int8_forward), keeping the
-// forward pass unaware of how weights are stored.
+// forward pass unaware of how weights are stored, and of where INT8 ones come from (WeightSource).
 #include "runtime/linear.h"
 
 #include <vector>
 
 #include "runtime/matmul_f32.h"
+#include "runtime/weight_source.h"
 
 namespace dcllm {
 
@@ -31,13 +32,26 @@ Linear Linear::int8(std::string name, const Int8Weights& weight, const float* bi
   l.int8_.bias = bias;
   l.int8_.input_scale = input_scale;
   l.int8_.per_tensor_activations = per_tensor_activations;
+  l.is_int8_ = true;
   return l;
 }
 
-void Linear::forward(const float* x, size_t rows, float* y, unsigned threads) const {
+void Linear::use_source(WeightSource* source, size_t id) {
+  source_ = source;
+  source_id_ = id;
+}
+
+Status Linear::forward(const float* x, size_t rows, float* y, unsigned threads) const {
+  if (is_int8() && source_) {
+    Int8LinearParams p = int8_;
+    DCLLM_ASSIGN_OR_RETURN(p.weights.data, source_->acquire(source_id_));
+    linear_int8_forward(p, x, rows, y, threads);
+    source_->release(source_id_);
+    return Status::Ok();
+  }
   if (is_int8()) {
     linear_int8_forward(int8_, x, rows, y, threads);
-    return;
+    return Status::Ok();
   }
   if (int8_.input_scale) {
     thread_local std::vector<float> scaled;
@@ -49,6 +63,7 @@ void Linear::forward(const float* x, size_t rows, float* y, unsigned threads) co
   }
   matmul_f32(x, rows, static_cast<size_t>(in_), weight_, bias_, static_cast<size_t>(out_), y,
              threads);
+  return Status::Ok();
 }
 
 }  // namespace dcllm

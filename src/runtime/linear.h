@@ -7,9 +7,12 @@
 #include <cstdint>
 #include <string>
 
+#include "dcllm/status.h"
 #include "runtime/linear_int8.h"
 
 namespace dcllm {
+
+class WeightSource;
 
 class Linear {
  public:
@@ -21,18 +24,24 @@ class Linear {
                     int64_t in, const float* input_scale = nullptr);
   // INT8 weights (W8A8): forward quantizes x per token (or per batch) to INT8, after scaling
   // its channels by `input_scale` [in] when given, and runs the int8 gemm. Borrowed as above.
+  // weight.data may be null when a WeightSource supplies the values (use_source).
   static Linear int8(std::string name, const Int8Weights& weight, const float* bias,
                      const float* input_scale = nullptr, bool per_tensor_activations = false);
+  // From now on the INT8 values come from `source` (linear `id` there), acquired for each
+  // forward and released after the gemm; the source must outlive the Linear.
+  void use_source(WeightSource* source, size_t id);
 
-  // x: [rows, in] -> y: [rows, out].
-  void forward(const float* x, size_t rows, float* y, unsigned threads) const;
+  // x: [rows, in] -> y: [rows, out]. Fails only when the weight source cannot supply the
+  // weights (a streamed chunk that no longer reads back or checks out).
+  Status forward(const float* x, size_t rows, float* y, unsigned threads) const;
 
   // "blk.3.attn_q", "output": the weight tensor's name without ".weight".
   const std::string& name() const { return name_; }
   int64_t in_features() const { return in_; }
   int64_t out_features() const { return out_; }
-  bool is_int8() const { return int8_.weights.data != nullptr; }
+  bool is_int8() const { return is_int8_; }
   const float* weight_f32() const { return weight_; }  // null for INT8
+  // The values pointer is null when a WeightSource supplies them.
   const Int8Weights& weight_int8() const { return int8_.weights; }
   const float* bias() const { return bias_; }
   const float* input_scale() const { return int8_.input_scale; }
@@ -44,6 +53,9 @@ class Linear {
   const float* weight_ = nullptr;
   const float* bias_ = nullptr;
   Int8LinearParams int8_;  // input_scale is used by both representations
+  bool is_int8_ = false;
+  WeightSource* source_ = nullptr;
+  size_t source_id_ = 0;
 };
 
 }  // namespace dcllm

@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <string_view>
+#include <unordered_map>
 
 #include "core/parallel.h"
 #include "runtime/matmul_f32.h"
@@ -42,16 +44,31 @@ class Binder {
     return t->data;
   }
 
-  // The INT8 form of `t` as the gemm takes it, checked once here.
+  // The INT8 form of `t` as the gemm takes it, checked once here. A tensor kept coded
+  // (compressed, stream tier) has no values yet: its data pointer stays null until a
+  // WeightSource supplies it.
   Expected<Int8Weights> int8_weights(const ModelTensor& t) const {
     const Int8Tensor& q = *t.int8;
-    if (q.values.empty())
+    if (q.values.empty() && !q.stored)
       return InvalidArgument(m_.path + ": tensor '" + t.name + "' was loaded without data");
-    Int8Weights w{q.values.data(), static_cast<int>(q.rows),  static_cast<int>(q.cols),
-                  q.scheme,        static_cast<int>(q.group), q.scales.data()};
+    static const int8_t kPlaceholder = 0;  // validate_int8_weights wants a non-null pointer
+    Int8Weights w{q.stored ? &kPlaceholder : q.values.data(),
+                  static_cast<int>(q.rows),
+                  static_cast<int>(q.cols),
+                  q.scheme,
+                  static_cast<int>(q.group),
+                  q.scales.data()};
     Status st = validate_int8_weights(w);
     if (!st.ok()) return Status(st.code(), m_.path + ": tensor '" + t.name + "': " + st.message());
+    if (q.stored) w.data = nullptr;
+    int8_tensors_[t.name.substr(0, t.name.size() - std::string_view(".weight").size())] = &q;
     return w;
+  }
+
+  // The Int8Tensor behind the INT8 linear called `base` ("blk.0.attn_q", "output").
+  const Int8Tensor* int8_tensor(const std::string& base) const {
+    auto it = int8_tensors_.find(base);
+    return it == int8_tensors_.end() ? nullptr : it->second;
   }
 
   // Float32 or INT8 (W8A8) by how the weight is stored; `base.input_scale` [in], when the
@@ -74,6 +91,11 @@ class Binder {
     return Linear::f32(base, wf, b, out, in, input_scale);
   }
 
+  // The tied classifier "output" multiplies with token_embd's INT8 values.
+  void alias_int8(const std::string& base, const std::string& tensor_base) {
+    int8_tensors_[base] = int8_tensors_.at(tensor_base);
+  }
+
   static std::string fmt(const std::vector<int64_t>& s) {
     std::string r = "[";
     for (size_t i = 0; i < s.size(); ++i) r += (i ? ", " : "") + std::to_string(s[i]);
@@ -82,13 +104,18 @@ class Binder {
 
  private:
   const Model& m_;
+  mutable std::unordered_map<std::string, const Int8Tensor*> int8_tensors_;
 };
 
 }  // namespace
 
 Expected<Transformer> Transformer::create(const Model& model, const TransformerOptions& opts) {
   const ModelConfig& c = model.config;
-  DCLLM_ASSIGN_OR_RETURN(ArchSpec spec, arch_spec_for(c));
+  auto spec_or = arch_spec_for(c);
+  if (!spec_or.ok()) {
+    return Status(spec_or.status().code(), model.path + ": " + spec_or.status().message());
+  }
+  const ArchSpec spec = *spec_or;
   if (c.dim <= 0 || c.n_layers <= 0 || c.n_heads <= 0 || c.n_kv_heads <= 0 || c.head_dim <= 0 ||
       c.vocab_size <= 0 || c.hidden_dim <= 0 || c.seq_len <= 0 || c.n_heads % c.n_kv_heads != 0 ||
       c.head_dim % 2 != 0 || c.embd_dim < 0) {
@@ -118,9 +145,11 @@ Expected<Transformer> Transformer::create(const Model& model, const TransformerO
     // INT8 embeddings: rows are dequantized on lookup; a tied classifier runs on INT8.
     DCLLM_ASSIGN_OR_RETURN(Int8Weights q, b.int8_weights(*embd));
     t.token_embd_int8_ = embd->int8.get();
-    if (c.tied_classifier)
+    if (c.tied_classifier) {
       t.classifier_ =
           Linear::int8("output", q, nullptr, nullptr, embd->int8->per_tensor_activations);
+      b.alias_int8("output", "token_embd");
+    }
   } else {
     DCLLM_ASSIGN_OR_RETURN(t.token_embd_, b.get("token_embd.weight", {V, E}));
     if (c.tied_classifier) t.classifier_ = Linear::f32("output", t.token_embd_, nullptr, V, E);
@@ -138,6 +167,9 @@ Expected<Transformer> Transformer::create(const Model& model, const TransformerO
   if (!c.tied_classifier) {
     DCLLM_ASSIGN_OR_RETURN(t.classifier_, b.linear("output", V, E, false));
   }
+  // A Model not from load_model() may carry an unchecked n_layers: refuse one its tensors do
+  // not back before allocating a Layer for each.
+  DCLLM_RETURN_IF_ERROR(check_layer_tensors(model));
   t.layers_.resize(static_cast<size_t>(c.n_layers));
   for (int64_t l = 0; l < c.n_layers; ++l) {
     Layer& L = t.layers_[static_cast<size_t>(l)];
@@ -154,6 +186,20 @@ Expected<Transformer> Transformer::create(const Model& model, const TransformerO
     DCLLM_ASSIGN_OR_RETURN(L.up, b.linear(name("ffn_up"), F, D, spec.ffn_bias));
     DCLLM_ASSIGN_OR_RETURN(L.down, b.linear(name("ffn_down"), D, F, spec.ffn_bias));
   }
+  // Every INT8 linear gets its values from one WeightSource, registered in execution order
+  // (the order the prefetch thread decodes coded weights in).
+  std::vector<const Int8Tensor*> int8_order;
+  std::vector<Linear*> int8_linears;
+  for (Linear* l : t.linears_mutable()) {
+    if (!l->is_int8()) continue;
+    const Int8Tensor* q = b.int8_tensor(l->name());
+    if (!q) return Internal(model.path + ": no INT8 tensor behind linear '" + l->name() + "'");
+    int8_order.push_back(q);
+    int8_linears.push_back(l);
+  }
+  DCLLM_ASSIGN_OR_RETURN(t.weights_, WeightSource::create(std::move(int8_order)));
+  for (size_t i = 0; i < int8_linears.size(); ++i) int8_linears[i]->use_source(t.weights_.get(), i);
+
   if (spec.position == PositionKind::kRope) {
     const float* freq_factors = nullptr;
     if (model.find("rope_freqs.weight")) {
@@ -168,17 +214,22 @@ Expected<Transformer> Transformer::create(const Model& model, const TransformerO
   return t;
 }
 
-std::vector<const Linear*> Transformer::linears() const {
-  std::vector<const Linear*> out;
+std::vector<Linear*> Transformer::linears_mutable() {
+  std::vector<Linear*> out;
   if (spec_.projected_embeddings) out.push_back(&proj_in_);
-  for (const Layer& L : layers_) {
-    for (const Linear* l : {&L.q, &L.k, &L.v, &L.o, &L.gate, &L.up, &L.down}) {
+  for (Layer& L : layers_) {
+    for (Linear* l : {&L.q, &L.k, &L.v, &L.o, &L.gate, &L.up, &L.down}) {
       if (l->in_features() > 0) out.push_back(l);  // a plain MLP has no gate
     }
   }
   if (spec_.projected_embeddings) out.push_back(&proj_out_);
   out.push_back(&classifier_);
   return out;
+}
+
+std::vector<const Linear*> Transformer::linears() const {
+  auto all = const_cast<Transformer*>(this)->linears_mutable();
+  return {all.begin(), all.end()};
 }
 
 void Transformer::normalize(float* out, const float* in, const Norm& norm, size_t rows) const {
@@ -234,14 +285,15 @@ Expected<std::span<const float>> Transformer::forward(std::span<const int32_t> t
     const size_t n = std::min(kMaxBatch, tokens.size() - start);
     const bool last_batch = start + n == tokens.size();
     float* out = all_logits ? logits_.data() + start * V : (last_batch ? logits_.data() : nullptr);
-    run_batch(tokens.data() + start, n, pos + static_cast<int64_t>(start), all_logits, out);
+    DCLLM_RETURN_IF_ERROR(
+        run_batch(tokens.data() + start, n, pos + static_cast<int64_t>(start), all_logits, out));
   }
   return std::span<const float>(logits_.data(), logits_.size());
 }
 
 // Token embeddings (through proj_in when projected) plus learned positions start the
 // residual stream x.
-void Transformer::embed(const int32_t* tokens, size_t n, int64_t pos) {
+Status Transformer::embed(const int32_t* tokens, size_t n, int64_t pos) {
   const auto D = static_cast<size_t>(config_.dim);
   const auto E = static_cast<size_t>(config_.embedding_width());
   float* rows = spec_.projected_embeddings ? xe_.data() : x_.data();
@@ -255,7 +307,7 @@ void Transformer::embed(const int32_t* tokens, size_t n, int64_t pos) {
   }
   if (spec_.projected_embeddings) {
     observe(proj_in_, xe_.data(), n);
-    proj_in_.forward(xe_.data(), n, x_.data(), threads_);
+    DCLLM_RETURN_IF_ERROR(proj_in_.forward(xe_.data(), n, x_.data(), threads_));
   }
   if (pos_embd_) {
     for (size_t t = 0; t < n; ++t) {
@@ -263,34 +315,35 @@ void Transformer::embed(const int32_t* tokens, size_t n, int64_t pos) {
       for (size_t i = 0; i < D; ++i) x_[t * D + i] += p[i];
     }
   }
+  return Status::Ok();
 }
 
 // The MLP on `in` [n, dim]; the result lands in xb.
-void Transformer::feed_forward(const Layer& L, const float* in, size_t n) {
+Status Transformer::feed_forward(const Layer& L, const float* in, size_t n) {
   const auto F = static_cast<size_t>(config_.hidden_dim);
   if (spec_.ffn == FeedForwardKind::kGated) {
     observe(L.gate, in, n);
-    L.gate.forward(in, n, hb_.data(), threads_);
+    DCLLM_RETURN_IF_ERROR(L.gate.forward(in, n, hb_.data(), threads_));
     observe(L.up, in, n);
-    L.up.forward(in, n, hb2_.data(), threads_);
+    DCLLM_RETURN_IF_ERROR(L.up.forward(in, n, hb2_.data(), threads_));
     gated_activation(spec_.activation, hb_.data(), hb2_.data(), n * F);
   } else {
     observe(L.up, in, n);
-    L.up.forward(in, n, hb_.data(), threads_);
+    DCLLM_RETURN_IF_ERROR(L.up.forward(in, n, hb_.data(), threads_));
     activate(spec_.activation, hb_.data(), n * F);
   }
   observe(L.down, hb_.data(), n);
-  L.down.forward(hb_.data(), n, xb_.data(), threads_);
+  return L.down.forward(hb_.data(), n, xb_.data(), threads_);
 }
 
-void Transformer::run_batch(const int32_t* tokens, size_t n, int64_t pos, bool all_logits,
-                            float* logits) {
+Status Transformer::run_batch(const int32_t* tokens, size_t n, int64_t pos, bool all_logits,
+                              float* logits) {
   reserve_batch(n);
   const auto D = static_cast<size_t>(config_.dim);
   const auto Q = static_cast<size_t>(config_.n_heads * config_.head_dim);
   const auto KV = static_cast<size_t>(kv_dim_);
   const bool pre = spec_.pre_norm;
-  embed(tokens, n, pos);
+  DCLLM_RETURN_IF_ERROR(embed(tokens, n, pos));
 
   for (size_t l = 0; l < layers_.size(); ++l) {
     const Layer& L = layers_[l];
@@ -302,11 +355,11 @@ void Transformer::run_batch(const int32_t* tokens, size_t n, int64_t pos, bool a
       in = xb_.data();
     }
     observe(L.q, in, n);
-    L.q.forward(in, n, q_.data(), threads_);
+    DCLLM_RETURN_IF_ERROR(L.q.forward(in, n, q_.data(), threads_));
     observe(L.k, in, n);
-    L.k.forward(in, n, k_.data(), threads_);
+    DCLLM_RETURN_IF_ERROR(L.k.forward(in, n, k_.data(), threads_));
     observe(L.v, in, n);
-    L.v.forward(in, n, v_.data(), threads_);
+    DCLLM_RETURN_IF_ERROR(L.v.forward(in, n, v_.data(), threads_));
     for (size_t t = 0; t < n; ++t) {
       const size_t p = static_cast<size_t>(pos) + t;
       if (spec_.position == PositionKind::kRope) {
@@ -319,7 +372,7 @@ void Transformer::run_batch(const int32_t* tokens, size_t n, int64_t pos, bool a
     }
     attention(l, n, pos);  // writes the heads' outputs to xb2
     observe(L.o, xb2_.data(), n);
-    L.o.forward(xb2_.data(), n, xb_.data(), threads_);
+    DCLLM_RETURN_IF_ERROR(L.o.forward(xb2_.data(), n, xb_.data(), threads_));
     for (size_t i = 0; i < n * D; ++i) x_[i] += xb_[i];
     if (!pre) normalize(x_.data(), x_.data(), L.attn_norm, n);
 
@@ -329,12 +382,12 @@ void Transformer::run_batch(const int32_t* tokens, size_t n, int64_t pos, bool a
       normalize(xb_.data(), x_.data(), L.ffn_norm, n);
       in = xb_.data();
     }
-    feed_forward(L, in, n);
+    DCLLM_RETURN_IF_ERROR(feed_forward(L, in, n));
     for (size_t i = 0; i < n * D; ++i) x_[i] += xb_[i];
     if (!pre) normalize(x_.data(), x_.data(), L.ffn_norm, n);
   }
 
-  if (!logits) return;  // an earlier batch of a prompt: only the cache matters
+  if (!logits) return Status::Ok();  // an earlier batch of a prompt: only the cache matters
   // Final norm (or the stream as it is), proj_out, then the classifier: every token or the last.
   const size_t first = all_logits ? 0 : n - 1;
   const size_t rows = n - first;
@@ -346,11 +399,11 @@ void Transformer::run_batch(const int32_t* tokens, size_t n, int64_t pos, bool a
   const float* head_in = xb_.data();
   if (spec_.projected_embeddings) {
     observe(proj_out_, xb_.data(), rows);
-    proj_out_.forward(xb_.data(), rows, xe_.data(), threads_);
+    DCLLM_RETURN_IF_ERROR(proj_out_.forward(xb_.data(), rows, xe_.data(), threads_));
     head_in = xe_.data();
   }
   observe(classifier_, head_in, rows);
-  classifier_.forward(head_in, rows, logits, threads_);
+  return classifier_.forward(head_in, rows, logits, threads_);
 }
 
 void Transformer::attention(size_t layer, size_t n, int64_t pos) {

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "runtime/arch_spec.h"
 #include "runtime/linear.h"
 #include "runtime/ops.h"
+#include "runtime/weight_source.h"
 
 namespace dcllm {
 
@@ -44,6 +46,8 @@ class Transformer {
   int64_t max_seq() const { return max_seq_; }
   // Every linear layer in execution order (for calibration and quantization to walk).
   std::vector<const Linear*> linears() const;
+  // Where the INT8 linears get their weights (resident, compressed or stream; docs/runtime.md).
+  const WeightSource& weights() const { return *weights_; }
 
  private:
   struct Norm {
@@ -60,9 +64,10 @@ class Transformer {
   Transformer() = default;
   void observe(const Linear& l, const float* x, size_t rows) const;
   void normalize(float* out, const float* in, const Norm& norm, size_t rows) const;
-  void embed(const int32_t* tokens, size_t n, int64_t pos);
-  void feed_forward(const Layer& L, const float* in, size_t n);
-  void run_batch(const int32_t* tokens, size_t n, int64_t pos, bool all_logits, float* logits);
+  Status embed(const int32_t* tokens, size_t n, int64_t pos);
+  Status feed_forward(const Layer& L, const float* in, size_t n);
+  Status run_batch(const int32_t* tokens, size_t n, int64_t pos, bool all_logits, float* logits);
+  std::vector<Linear*> linears_mutable();
   void attention(size_t layer, size_t n, int64_t pos);
   void reserve_batch(size_t n);
 
@@ -80,6 +85,9 @@ class Transformer {
   Linear classifier_;
   RopeTable rope_;
   ActivationObserver observer_;
+  // Supplies every INT8 linear's values; on the heap so Linears keep a stable pointer to it
+  // when the Transformer moves.
+  std::unique_ptr<WeightSource> weights_;
 
   // KV cache, [layer][position][kv_dim] each.
   std::vector<float> key_cache_, value_cache_;

@@ -1,5 +1,5 @@
 // `run`, `ppl`, `inspect`, `verify` and `bench run` on a .dcllm compressed model through the
-// built binary, and the one-line error a corrupted chunk gives.
+// built binary, in every --weights tier, and the one-line error a corrupted chunk gives.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -64,10 +64,57 @@ TEST_F(CliDcllmModel, BenchRunReportsW8A8AndFloat32) {
   auto r = run_cli("bench run " + path_ + " --prompt-tokens 16 --gen-tokens 8 --json");
   ASSERT_EQ(r.code, 0) << r.err;
   auto j = nlohmann::json::parse(r.out);
-  EXPECT_EQ(j["weights"], "w8a8");
+  EXPECT_EQ(j["weights"], "resident");
+  EXPECT_EQ(j["compute"], "w8a8");
   EXPECT_EQ(j["generated_tokens"], 8);
   EXPECT_GT(j["generation_tokens_per_second"].get<double>(), 0.0);
   EXPECT_GT(j["float32"]["generation_tokens_per_second"].get<double>(), 0.0);
+}
+
+// docs/runtime.md: the three tiers run the same weights, so every output is identical.
+TEST_F(CliDcllmModel, EveryWeightTierPrintsTheSamePplAndText) {
+  std::string ppl0, run0;
+  for (const std::string tier : {"resident", "compressed", "stream"}) {
+    SCOPED_TRACE(tier);
+    auto p = run_cli("ppl " + path_ + " --text " + kData +
+                     "/tinystories_valid_head.txt --ctx 128 --chunks 3 --weights " + tier);
+    ASSERT_EQ(p.code, 0) << p.err;
+    EXPECT_EQ(p.out.rfind("ppl ", 0), 0u) << p.out;
+    auto r = run_cli("run " + path_ + " -p \"Once upon a time\" -n 24 --temp 0 --weights " + tier);
+    ASSERT_EQ(r.code, 0) << r.err;
+    if (tier == "resident") {
+      ppl0 = p.out;
+      run0 = r.out;
+    } else {
+      EXPECT_EQ(p.out, ppl0);  // the same number to the last printed digit
+      EXPECT_EQ(r.out, run0);
+    }
+  }
+}
+
+TEST_F(CliDcllmModel, BenchRunReportsTheTierAndWhatItHolds) {
+  for (const std::string tier : {"resident", "compressed", "stream"}) {
+    SCOPED_TRACE(tier);
+    auto r = run_cli("bench run " + path_ + " --prompt-tokens 8 --gen-tokens 4 --json --weights " +
+                     tier);
+    ASSERT_EQ(r.code, 0) << r.err;
+    auto j = nlohmann::json::parse(r.out);
+    EXPECT_EQ(j["weights"], tier);
+    EXPECT_EQ(j["compute"], "w8a8");
+    EXPECT_GT(j["peak_rss_bytes"].get<uint64_t>(), 0u);
+    EXPECT_GT(j["generation_tokens_per_second"].get<double>(), 0.0);
+    const auto& held = j["weight_memory"];
+    const uint64_t stored = j["weights_int8_stored_bytes"].get<uint64_t>();
+    // Only the resident tier has decoded values to time the float32 baseline with.
+    EXPECT_EQ(j.contains("float32"), tier == "resident");
+    if (tier == "compressed") {
+      EXPECT_GT(held["stored_bytes"].get<uint64_t>(), 0u);
+      EXPECT_LT(held["stored_bytes"].get<uint64_t>(), stored);  // token_embd is not held coded
+    } else {
+      EXPECT_EQ(held["stored_bytes"].get<uint64_t>(), 0u);
+    }
+    EXPECT_EQ(held["ring_bytes"].get<uint64_t>() > 0, tier != "resident");
+  }
 }
 
 TEST_F(CliDcllmModel, CorruptedChunkIsAOneLineError) {

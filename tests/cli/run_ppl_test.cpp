@@ -114,9 +114,31 @@ TEST(CliBenchRun, ReportsSpeedsAndRss) {
   EXPECT_GT(j["prompt_tokens_per_second"].get<double>(), 0.0);
   EXPECT_GT(j["generation_tokens_per_second"].get<double>(), 0.0);
   EXPECT_GT(j["peak_rss_mib"].get<double>(), 0.0);
+  // VmHWM: at least the float32 weights this process read (the mapping's touched pages).
+  EXPECT_GT(j["peak_rss_bytes"].get<uint64_t>(), 260032u * 4u);
+  EXPECT_EQ(j["weights"], "resident");
+  EXPECT_EQ(j["compute"], "float32");
   // llama2.c weights are used in place from the mapping: nothing decoded into a second copy.
   EXPECT_EQ(j["weights_owned_bytes"].get<int64_t>(), 0);
   EXPECT_EQ(j["weights_mapped_bytes"].get<int64_t>(), 260032 * 4);
+}
+
+TEST(CliErrors, CodedWeightTiersNeedADcllm) {
+  for (const std::string verb : {"run", "bench run", "ppl"}) {
+    for (const std::string tier : {"compressed", "stream"}) {
+      SCOPED_TRACE(verb + " " + tier);
+      std::string args = verb + " " + kData + "/stories260K.gguf --weights " + tier;
+      if (verb == "ppl") args += " --text " + kData + "/tinystories_valid_head.txt";
+      auto r = run_cli(args);
+      EXPECT_EQ(r.code, 1);
+      EXPECT_EQ(r.err, "dcllm: error: " + kData + "/stories260K.gguf: --weights " + tier +
+                           " needs a .dcllm model (this is not one; use --weights resident)\n");
+      EXPECT_EQ(r.out, "");
+    }
+  }
+  auto bad = run_cli("run " + kData + "/stories260K.gguf --weights mmap");
+  EXPECT_NE(bad.code, 0);
+  EXPECT_NE(bad.err.find("--weights"), std::string::npos) << bad.err;
 }
 
 TEST(CliErrors, BrokenModelFilesGiveOneLine) {
@@ -132,7 +154,7 @@ TEST(CliErrors, BrokenModelFilesGiveOneLine) {
   const std::vector<Case> cases = {
       {"bad.gguf", std::string("GGUF\x03\0\0\0", 8) + std::string(16, '\xff'), "count"},
       {"short.bin", "abc", "shorter than the 28-byte"},
-      {"truncated.bin", header + std::string(100, '\0'), "runs past the end"},
+      {"truncated.bin", header + std::string(100, '\0'), "does not match its llama2.c header"},
       {"empty.gguf", "", "unknown model format"},
   };
   for (const auto& c : cases) {

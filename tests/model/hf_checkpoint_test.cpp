@@ -1,10 +1,12 @@
 // Hugging Face checkpoints end to end: config.json parsing (supported and refused features), and
 // dcllm's float32 logits on the transformers-made fixtures against the reference logits.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 
 #include "model/hf_config.h"
@@ -197,6 +199,91 @@ TEST(HfCheckpoint, AnUnsupportedTokenizerStillLoadsTheWeights) {
   EXPECT_NE(tok.status().message().find("add_prefix_space"), std::string::npos)
       << tok.status().message();
   std::filesystem::remove_all(dir);
+}
+
+// An OPT directory without tokenizer_config.json whose tokenizer.json has no post-processor:
+// config.json's bos_token_id (2, "</s>") must beat the guess by name ("<s>", id 0), as in
+// transformers; generation_config.json, when present, names the ids generation uses.
+class OptWithoutTokenizerConfig : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = ::testing::TempDir() + "hf_opt_bos_" + std::to_string(::getpid());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::copy(fixture_dir("opt"), dir_);
+    std::filesystem::remove(dir_ + "/tokenizer_config.json");
+    std::ifstream in(dir_ + "/tokenizer.json");
+    nlohmann::json j = nlohmann::json::parse(in);
+    j.erase("post_processor");
+    std::ofstream(dir_ + "/tokenizer.json") << j.dump();
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  void edit(const std::string& file, const std::function<void(nlohmann::json&)>& f) {
+    std::ifstream in(dir_ + "/" + file);
+    nlohmann::json j = nlohmann::json::parse(in);
+    f(j);
+    std::ofstream(dir_ + "/" + file) << j.dump();
+  }
+  std::string dir_;
+};
+
+TEST_F(OptWithoutTokenizerConfig, ConfigBosBeatsTheGuessByName) {
+  auto model = load_model(dir_);
+  ASSERT_TRUE(model.ok()) << model.status().message();
+  auto tok = tokenizer_for(*model);
+  ASSERT_TRUE(tok.ok()) << tok.status().message();
+  const std::vector<int32_t> ids = tok->encode("Once upon a time", /*add_bos=*/true);
+  ASSERT_FALSE(ids.empty());
+  EXPECT_EQ(ids[0], 2) << "config.json says bos_token_id 2; '<s>' (0) is only a guess";
+  EXPECT_EQ(tok->bos_id(), 2);
+  EXPECT_EQ(tok->eos_id(), 2);
+}
+
+TEST_F(OptWithoutTokenizerConfig, GenerationConfigIdsWin) {
+  edit("generation_config.json", [](nlohmann::json& j) {
+    j["bos_token_id"] = 3;
+    j["eos_token_id"] = nlohmann::json::array({1, 2});  // generation stops at the first
+  });
+  auto model = load_model(dir_);
+  ASSERT_TRUE(model.ok()) << model.status().message();
+  auto tok = tokenizer_for(*model);
+  ASSERT_TRUE(tok.ok()) << tok.status().message();
+  EXPECT_EQ(tok->bos_id(), 3);
+  EXPECT_EQ(tok->eos_id(), 1);
+}
+
+TEST_F(OptWithoutTokenizerConfig, WithoutExplicitIdsTheNameStillDecides) {
+  std::filesystem::remove(dir_ + "/generation_config.json");
+  edit("config.json", [](nlohmann::json& j) {
+    j.erase("bos_token_id");
+    j.erase("eos_token_id");
+  });
+  auto model = load_model(dir_);
+  ASSERT_TRUE(model.ok()) << model.status().message();
+  auto tok = tokenizer_for(*model);
+  ASSERT_TRUE(tok.ok()) << tok.status().message();
+  EXPECT_EQ(tok->bos_id(), 0);  // "<s>"
+  EXPECT_EQ(tok->eos_id(), 2);  // "</s>"
+}
+
+TEST_F(OptWithoutTokenizerConfig, AnExplicitIdOutsideTheVocabIsAnError) {
+  std::filesystem::remove(dir_ + "/generation_config.json");
+  edit("config.json", [](nlohmann::json& j) { j["bos_token_id"] = 5000; });  // 448 tokens
+  auto model = load_model(dir_);
+  ASSERT_FALSE(model.ok());
+  EXPECT_NE(model.status().message().find("config.json"), std::string::npos)
+      << model.status().message();
+  EXPECT_NE(model.status().message().find("bos_token_id"), std::string::npos)
+      << model.status().message();
+}
+
+TEST_F(OptWithoutTokenizerConfig, TheTokenizerConfigStillDecidesFirst) {
+  // tokenizer_config.json is the tokenizer's own word: its bos_token beats config.json's id.
+  std::ofstream(dir_ + "/tokenizer_config.json") << R"({"bos_token": "<unk>"})";
+  auto model = load_model(dir_);
+  ASSERT_TRUE(model.ok()) << model.status().message();
+  auto tok = tokenizer_for(*model);
+  ASSERT_TRUE(tok.ok()) << tok.status().message();
+  EXPECT_EQ(tok->bos_id(), 3);
 }
 
 }  // namespace

@@ -54,7 +54,7 @@ TEST(CompressModel, WritesAVerifiedContainerByTheContract) {
   EXPECT_EQ(m["vocab"]["tokens"].size(), 512u);
   EXPECT_EQ(m["compression"]["scale"], "dc");
   EXPECT_EQ(m["compression"]["alpha"], 0.5);
-  EXPECT_EQ(m["compression"]["wquant"], "per-tensor");
+  EXPECT_EQ(m["compression"]["wquant"], "per-channel");  // the default
   EXPECT_EQ(m["calibration"].size(), 36u);
   EXPECT_EQ(m["calibration"]["blk.0.attn_q"]["tokens"], 1024);
   EXPECT_EQ(m["provenance"]["source"], o.model_path);
@@ -65,9 +65,8 @@ TEST(CompressModel, WritesAVerifiedContainerByTheContract) {
     if (t.spec.dtype == DType::kI8) {
       ++i8;
       EXPECT_EQ(t.chunks[0].codec, "rans") << t.spec.name;
-      const bool table = t.spec.name == "token_embd.weight";
-      EXPECT_EQ(t.spec.quant.scheme, table ? QuantScheme::kPerChannel : QuantScheme::kPerTensor)
-          << t.spec.name;
+      // The table is per row whatever --wquant says; the default per-channel does the same.
+      EXPECT_EQ(t.spec.quant.scheme, QuantScheme::kPerChannel) << t.spec.name;
     } else {
       EXPECT_EQ(t.spec.dtype, DType::kF32) << t.spec.name;
       EXPECT_EQ(t.chunks[0].codec, "raw") << t.spec.name;

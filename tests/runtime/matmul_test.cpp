@@ -86,7 +86,7 @@ TEST(Linear, ForwardsThroughMatmul) {
   EXPECT_EQ(l.in_features(), 16);
   EXPECT_EQ(l.out_features(), 5);
   std::vector<float> y(10);
-  l.forward(p.x.data(), 2, y.data(), 1);
+  ASSERT_TRUE(l.forward(p.x.data(), 2, y.data(), 1).ok());
   for (size_t r = 0; r < 2; ++r) {
     for (size_t o = 0; o < 5; ++o) EXPECT_NEAR(y[r * 5 + o], reference(p, r, o, true), 1e-5);
   }
