@@ -5,9 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/mapped_file.h"
 #include "container/checked_math.h"
 #include "container/utf8.h"
+#include "core/mapped_file.h"
 #include "dcllm/container.h"
 #include "fmt/format.h"
 

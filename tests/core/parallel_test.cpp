@@ -40,9 +40,8 @@ TEST(Parallel, ManyBackToBackCallsOfEveryThreadCount) {
 
 TEST(Parallel, NestedCallsRunOnThreadsOfTheirOwn) {
   std::atomic<int> total{0};
-  dcllm::parallel_for(8, 2, [&](size_t) {
-    dcllm::parallel_for(10, 2, [&](size_t) { total.fetch_add(1); });
-  });
+  dcllm::parallel_for(
+      8, 2, [&](size_t) { dcllm::parallel_for(10, 2, [&](size_t) { total.fetch_add(1); }); });
   EXPECT_EQ(total.load(), 80);
 }
 

@@ -133,7 +133,8 @@ struct Mutation {
 };
 
 void put_le(Bytes& b, size_t at, uint64_t v, size_t width) {
-  for (size_t i = 0; i < width && at + i < b.size(); ++i) b[at + i] = static_cast<uint8_t>(v >> 8 * i);
+  for (size_t i = 0; i < width && at + i < b.size(); ++i)
+    b[at + i] = static_cast<uint8_t>(v >> 8 * i);
 }
 
 // Flips, field overwrites and truncations within [begin, end) of `orig`: deterministic, and
@@ -147,22 +148,25 @@ std::vector<Mutation> mutations(const Bytes& orig, size_t begin, size_t end, siz
   for (size_t i = 0; i < flips; ++i) {
     Mutation m{"", orig};
     const size_t at = i < end - begin && end - begin <= flips / 2 ? begin + i : pos(rng);
-    const uint8_t to = i % 3 == 0 ? static_cast<uint8_t>(m.bytes[at] ^ (1u << (rng() % 8)))
-                                  : i % 3 == 1 ? 0x00 : 0xFF;
+    const uint8_t to = i % 3 == 0   ? static_cast<uint8_t>(m.bytes[at] ^ (1u << (rng() % 8)))
+                       : i % 3 == 1 ? 0x00
+                                    : 0xFF;
     m.what = "byte " + std::to_string(at) + " := " + std::to_string(to);
     m.bytes[at] = to;
     out.push_back(std::move(m));
   }
-  const uint64_t values[] = {0, 1, 0xFFFFFFFFull, 0x7FFFFFFFull, 0x80000000ull, 1ull << 24,
-                             0xFFFFFFFFFFFFFFFFull, 1ull << 40};
+  const uint64_t values[] = {
+      0,         1, 0xFFFFFFFFull, 0x7FFFFFFFull, 0x80000000ull, 1ull << 24, 0xFFFFFFFFFFFFFFFFull,
+      1ull << 40};
   for (size_t i = 0; i < fields; ++i) {
     Mutation m{"", orig};
     const size_t at = pos(rng) & ~size_t{3};
     const size_t width = i % 2 ? 8 : 4;
     const uint64_t v = values[rng() % std::size(values)];
     put_le(m.bytes, at, v, width);
-    m.what = "u" + std::to_string(width * 8) + " at " + std::to_string(at) + " := " +
-             std::to_string(v);
+    m.what = std::to_string(width * 8);
+    m.what.insert(0, "u").append(" at ").append(std::to_string(at)).append(" := ");
+    m.what.append(std::to_string(v));
     out.push_back(std::move(m));
   }
   for (size_t cut : {size_t{0}, size_t{1}, size_t{4}, size_t{8}, size_t{27}, size_t{64},
