@@ -2,6 +2,8 @@
 // around characters that may change are decomposed, reordered and composed again.
 #include "model/unicode_nfc.h"
 
+#include "model/tokenizer_tables.h"
+
 #include <algorithm>
 #include <vector>
 
@@ -59,20 +61,8 @@ size_t decode(std::string_view s, size_t i, char32_t* cp) {
 void encode(char32_t cp, std::string& out) {
   if (cp >= kRawByte) {
     out += static_cast<char>(cp - kRawByte);
-  } else if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
   } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
+    append_utf8(cp, out);
   }
 }
 

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "core/sanitizers.h"
 #include "model/model_loader.h"
 #include "runtime/rtn_int8_container.h"
 #include "runtime/transformer.h"
@@ -28,17 +29,7 @@ namespace {
 namespace fs = std::filesystem;
 using Bytes = std::vector<uint8_t>;
 
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kAddressSanitizer = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool kAddressSanitizer = true;
-#else
-constexpr bool kAddressSanitizer = false;
-#endif
-#else
-constexpr bool kAddressSanitizer = false;
-#endif
+using testing::kAddressSanitizer;
 
 const std::string kData = DCLLM_SHARED_DATA;
 
