@@ -23,7 +23,6 @@
 #include "model/int8_tensor.h"
 #include "model/model_loader.h"
 #include "model/tokenizer.h"
-#include "runtime/int8_gemm.h"
 
 namespace dcllm {
 namespace {

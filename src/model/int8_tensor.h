@@ -12,6 +12,11 @@
 
 namespace dcllm {
 
+// The largest K (columns) whose int32 sums cannot overflow in the INT8 GEMM: every product is at
+// most 128*127 in size. Here, beside the matrix type, so a reader can refuse a matrix the
+// kernels cannot run without depending on the runtime.
+inline constexpr int kInt8GemmMaxCols = 131072;
+
 // Where an INT8 tensor's bytes are when they were not decoded at load (the compressed and stream
 // tiers, docs/runtime.md): its chunks as the container indexes them and, for the compressed
 // tier, their stored (coded) bytes copied into RAM. The runtime decodes them just before use.

@@ -7,6 +7,7 @@
 
 #include "dcllm/container.h"  // QuantScheme: the same scheme names the .dcllm tensors carry
 #include "dcllm/status.h"
+#include "model/int8_tensor.h"  // kInt8GemmMaxCols
 
 namespace dcllm {
 
@@ -40,9 +41,6 @@ struct Int8Activations {
   const float* scales = nullptr;
   bool per_tensor = false;
 };
-
-// The largest K whose int32 sums cannot overflow: every product is at most 128*127 in size.
-inline constexpr int kInt8GemmMaxCols = 131072;
 
 // Checks what int8_gemm assumes of the weights (non-null pointers, positive sizes, cols <=
 // kInt8GemmMaxCols, group > 0 for kGroup). Call once when the weights are loaded; int8_gemm
