@@ -10,7 +10,7 @@
 #include "cli/commands.h"
 #include "core/parallel.h"
 #include "core/temp_files.h"
-#include "quant/compress_model.h"
+#include "compress/compress_model.h"
 
 namespace dcllm::cli {
 namespace {

@@ -1,6 +1,6 @@
 // The compress pipeline end to end: validate everything, calibrate the float model, fold the
 // input scales, then per tensor quantize to INT8, prune and entropy-code into the container.
-#include "quant/compress_model.h"
+#include "compress/compress_model.h"
 
 #include <chrono>
 #include <cmath>

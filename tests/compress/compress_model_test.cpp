@@ -10,7 +10,7 @@
 
 #include "dcllm/container.h"
 #include "model/model_loader.h"
-#include "quant/compress_model.h"
+#include "compress/compress_model.h"
 #include "quant/weight_quant.h"
 #include "runtime/logits_check.h"
 #include "runtime/transformer.h"
