@@ -65,8 +65,8 @@ void BM_Int8VsF32(benchmark::State& state) {
   double t_quant = 0, t_gemm = 0, t_f32 = 0;
   size_t c = 0;
   for (auto _ : state) {
-    const dcllm::Int8Weights w{wq.data() + c * wsize,           N, K,
-                               dcllm::QuantScheme::kPerChannel, 0, sw.data() + c * N};
+    const dcllm::Int8MatrixView w{
+        {dcllm::QuantScheme::kPerChannel, N, K, 0}, wq.data() + c * wsize, sw.data() + c * N};
     const float* wfc = wf.data() + c * wsize;
     c = (c + 1) % copies;
     const double t0 = now(cpu_clock);

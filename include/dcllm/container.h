@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "dcllm/int8_matrix.h"
 #include "dcllm/status.h"
 
 namespace dcllm {
@@ -35,11 +36,8 @@ std::string_view dtype_name(DType dtype);  // "i8", "u8", "i16", "i32", "f16", "
 size_t dtype_size(DType dtype);
 Expected<DType> dtype_from_name(std::string_view name);
 
-// How the stored integers map back to real values: value = q * scale, with one scale for the
-// tensor (kPerTensor), one per row (kPerChannel), or one per `group_size` consecutive elements
-// of a row (kGroup). A row is the last dimension; rows = product of the other dimensions.
-enum class QuantScheme : uint8_t { kNone = 0, kPerTensor = 1, kPerChannel = 2, kGroup = 3 };
-
+// A tensor's quantization as the container stores it: the scheme of its Int8Layout (rows = the
+// product of every dimension but the last, cols = the last) and its scales.
 struct QuantParams {
   QuantScheme scheme = QuantScheme::kNone;
   uint32_t group_size = 0;    // > 0 exactly when scheme == kGroup

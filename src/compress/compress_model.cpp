@@ -50,7 +50,7 @@ nlohmann::ordered_json int8_json(const Int8TensorReport& r, bool with_name) {
 // The options, parsed: every fault is reported here, before anything is read or run.
 struct Settings {
   ScaleMethod scale = ScaleMethod::kDc;
-  WeightQuantScheme wquant;
+  Int8Layout wquant;  // scheme only (rows = cols = 0)
   PruneMethod prune = PruneMethod::kNone;
   PruneGroup prune_group = PruneGroup::kRow;
 };
@@ -99,7 +99,7 @@ Expected<Settings> parse_settings(const CompressOptions& o) {
   DCLLM_RETURN_IF_ERROR(for_option("--scale", scale.status()));
   s.scale = *scale;
   DCLLM_RETURN_IF_ERROR(for_option("--alpha", validate_alpha(s.scale, o.alpha)));
-  auto wquant = parse_weight_quant_scheme(o.wquant);
+  auto wquant = parse_quant_scheme(o.wquant);
   DCLLM_RETURN_IF_ERROR(for_option("--wquant", wquant.status()));
   s.wquant = *wquant;
   if (o.aquant != "per-token" && o.aquant != "per-tensor") {
@@ -158,22 +158,8 @@ void measure_symbols(std::span<const int8_t> q, Int8TensorReport& r) {
   r.int8_bytes = q.size();
 }
 
-QuantParams container_quant(const QuantizedMatrix& m) {
-  QuantParams p;
-  switch (m.scheme.granularity) {
-    case WeightQuantGranularity::kPerTensor:
-      p.scheme = QuantScheme::kPerTensor;
-      break;
-    case WeightQuantGranularity::kPerChannel:
-      p.scheme = QuantScheme::kPerChannel;
-      break;
-    case WeightQuantGranularity::kGroup:
-      p.scheme = QuantScheme::kGroup;
-      p.group_size = static_cast<uint32_t>(m.scheme.group_size);
-      break;
-  }
-  p.scales = m.scales;
-  return p;
+QuantParams container_quant(const Int8Matrix& m) {
+  return QuantParams{m.scheme, static_cast<uint32_t>(m.group), m.scales};
 }
 
 std::span<const uint8_t> as_bytes(std::span<const int8_t> q) {
@@ -243,7 +229,7 @@ Expected<CompressReport> compress_model(const CompressOptions& o) {
   r.output = o.output_path;
   r.settings = {{"scale", o.scale},
                 {"alpha", o.alpha},
-                {"wquant", weight_quant_scheme_name(set.wquant)},
+                {"wquant", quant_scheme_name(set.wquant.scheme, set.wquant.group)},
                 {"aquant", o.aquant},
                 {"prune", o.prune},
                 {"sparsity", o.sparsity},
@@ -275,7 +261,8 @@ Expected<CompressReport> compress_model(const CompressOptions& o) {
       if (l != "output") linears.insert(l + ".weight");
     }
   }
-  const WeightQuantScheme per_row{WeightQuantGranularity::kPerChannel, 0};
+  Int8Layout per_row;
+  per_row.scheme = QuantScheme::kPerChannel;
   const auto& all = scaled.model.tensors();
   double entropy_sum = 0.0;
   for (size_t i = 0; i < all.size(); ++i) {
@@ -289,7 +276,7 @@ Expected<CompressReport> compress_model(const CompressOptions& o) {
     if ((is_linear || is_table) && t.shape.size() == 2) {
       const auto rows = static_cast<size_t>(t.shape[0]), cols = static_cast<size_t>(t.shape[1]);
       DCLLM_ASSIGN_OR_RETURN(
-          QuantizedMatrix q,
+          Int8Matrix q,
           quantize_weights_int8(t.owned, rows, cols, is_linear ? set.wquant : per_row));
       if (is_linear && set.prune != PruneMethod::kNone) {
         const std::string base = t.name.substr(0, t.name.size() - 7);  // drop ".weight"
@@ -304,9 +291,9 @@ Expected<CompressReport> compress_model(const CompressOptions& o) {
       spec.quant = container_quant(q);
       Int8TensorReport tr;
       tr.name = t.name;
-      measure_symbols(q.q, tr);
+      measure_symbols(q.values, tr);
       const uint64_t before = writer.stored_bytes();
-      DCLLM_RETURN_IF_ERROR(writer.add_tensor(spec, as_bytes(q.q), o.codec));
+      DCLLM_RETURN_IF_ERROR(writer.add_tensor(spec, as_bytes(q.values), o.codec));
       tr.stored_bytes = writer.stored_bytes() - before;
       r.totals.int8_bytes += tr.int8_bytes;
       r.totals.stored_bytes += tr.stored_bytes;

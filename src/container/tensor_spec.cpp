@@ -77,21 +77,12 @@ Expected<DType> dtype_from_name(std::string_view name) {
 }
 
 std::string quant_scheme_name(const QuantParams& quant) {
-  switch (quant.scheme) {
-    case QuantScheme::kNone:
-      return "none";
-    case QuantScheme::kPerTensor:
-      return "per-tensor";
-    case QuantScheme::kPerChannel:
-      return "per-channel";
-    case QuantScheme::kGroup:
-      return fmt::format("group:{}", quant.group_size);
-  }
-  return "?";
+  return quant_scheme_name(quant.scheme, quant.group_size);
 }
 
 Expected<uint64_t> expected_scale_count(const QuantParams& quant, std::span<const uint64_t> shape) {
   // Rows are every dimension but the last; a scalar is one row of one element.
+  constexpr uint64_t kMaxDim = uint64_t{1} << 62;  // so the layout's int64 arithmetic cannot wrap
   uint64_t rows = 1, cols = 1;
   if (!shape.empty()) {
     cols = shape.back();
@@ -101,26 +92,14 @@ Expected<uint64_t> expected_scale_count(const QuantParams& quant, std::span<cons
       rows = *r;
     }
   }
-  bool needs_group = quant.scheme == QuantScheme::kGroup;
-  if (needs_group != (quant.group_size != 0))
-    return InvalidArgument(fmt::format("quant scheme {} with group size {}",
-                                       quant_scheme_name(quant), quant.group_size));
-  switch (quant.scheme) {
-    case QuantScheme::kNone:
-      return uint64_t{0};
-    case QuantScheme::kPerTensor:
-      return uint64_t{1};
-    case QuantScheme::kPerChannel:
-      return rows;
-    case QuantScheme::kGroup: {
-      uint64_t groups_per_row = cols / quant.group_size + (cols % quant.group_size != 0);
-      auto n = checked_mul(rows, groups_per_row);
-      if (!n) return InvalidArgument("scale count overflows");
-      return *n;
-    }
-  }
-  return InvalidArgument(
-      fmt::format("unknown quant scheme {}", static_cast<unsigned>(quant.scheme)));
+  if (rows > kMaxDim || cols > kMaxDim) return InvalidArgument("row count overflows");
+  Int8Layout layout;
+  layout.scheme = quant.scheme;
+  layout.rows = static_cast<int64_t>(rows);
+  layout.cols = static_cast<int64_t>(cols);
+  layout.group = quant.group_size;
+  DCLLM_RETURN_IF_ERROR(validate_int8_layout(layout));
+  return static_cast<uint64_t>(layout.scale_count());
 }
 
 Expected<uint64_t> tensor_raw_bytes(const TensorSpec& spec) {

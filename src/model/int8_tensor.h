@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "dcllm/container.h"
+#include "dcllm/int8_matrix.h"
 
 namespace dcllm {
 
@@ -32,25 +33,13 @@ struct Int8StoredChunks {
   bool in_memory() const { return !chunks.empty() && !bytes.empty(); }
 };
 
-// Real value of element [r][c] = values[r * cols + c] * scale(r, c), scale as QuantParams says
-// (per tensor, per row, or per `group` consecutive elements of a row).
-struct Int8Tensor {
-  std::vector<int8_t> values;  // empty when `stored` holds the weights instead
-  // Set instead of `values` for a tensor kept coded (compressed or stream tier).
+// A model's INT8 weight: an Int8Matrix whose values are either in memory or, for a tensor kept
+// coded (compressed or stream tier), still in its .dcllm chunks (`stored`; values then empty,
+// layout and scales set).
+struct Int8Tensor : Int8Matrix {
   std::shared_ptr<const Int8StoredChunks> stored;
-  int64_t rows = 0;
-  int64_t cols = 0;
-  QuantScheme scheme = QuantScheme::kPerTensor;
-  int64_t group = 0;  // > 0 exactly for kGroup
-  std::vector<float> scales;
   // How the activations this weight multiplies are quantized (compression.aquant).
   bool per_tensor_activations = false;
-
-  float scale_at(int64_t row, int64_t col) const;
-  // Writes row `row` as floats (cols values).
-  void dequantize_row(int64_t row, float* out) const;
-  // The whole tensor as floats, rows * cols values.
-  std::vector<float> dequantize() const;
 };
 
 }  // namespace dcllm

@@ -75,17 +75,15 @@ constexpr size_t kMaxSortedGroup = size_t{1} << 18;
 // Rows handed to one parallel task: enough to amortise the task, few enough to balance.
 constexpr size_t kRowsPerTask = 16;
 
-Status validate_quantized(const QuantizedMatrix& w) {
-  if (w.cols != 0 && w.rows > w.q.size() / w.cols)
-    return InvalidArgument(fmt::format("prune: weight [{}, {}] does not fit in {} values", w.rows,
-                                       w.cols, w.q.size()));
-  if (w.rows * w.cols != w.q.size())
+Status validate_quantized(const Int8Matrix& w) {
+  DCLLM_RETURN_IF_ERROR(validate_int8_layout(w.layout()));
+  if (static_cast<uint64_t>(w.size()) != w.values.size())
     return InvalidArgument(
-        fmt::format("prune: weight [{}, {}] given {} values", w.rows, w.cols, w.q.size()));
-  DCLLM_ASSIGN_OR_RETURN(size_t n_scales, weight_quant_scale_count(w.scheme, w.rows, w.cols));
+        fmt::format("prune: weight [{}, {}] given {} values", w.rows, w.cols, w.values.size()));
+  const auto n_scales = static_cast<size_t>(w.scale_count());
   if (w.scales.size() != n_scales)
     return InvalidArgument(fmt::format("prune: {} quantization scales for {}, need {}",
-                                       w.scales.size(), weight_quant_scheme_name(w.scheme),
+                                       w.scales.size(), quant_scheme_name(w.scheme, w.group),
                                        n_scales));
   for (size_t i = 0; i < w.scales.size(); ++i)
     if (!std::isfinite(w.scales[i]) || w.scales[i] < 0.0f)
@@ -112,47 +110,22 @@ uint32_t score_bits(int8_t q, float delta, float c) {
   return s > 0.0f ? std::bit_cast<uint32_t>(s) : 0u;
 }
 
-// The quantization scale of element (r, j).
-class DeltaLookup {
- public:
-  explicit DeltaLookup(const QuantizedMatrix& w) : w_(w) {
-    if (w.scheme.granularity == WeightQuantGranularity::kGroup)
-      groups_per_row_ = w.cols / w.scheme.group_size + (w.cols % w.scheme.group_size != 0);
-  }
-  float at(size_t r, size_t j) const {
-    switch (w_.scheme.granularity) {
-      case WeightQuantGranularity::kPerTensor:
-        return w_.scales[0];
-      case WeightQuantGranularity::kPerChannel:
-        return w_.scales[r];
-      case WeightQuantGranularity::kGroup:
-        return w_.scales[r * groups_per_row_ + j / w_.scheme.group_size];
-    }
-    return 0.0f;
-  }
-
- private:
-  const QuantizedMatrix& w_;
-  size_t groups_per_row_ = 0;
-};
-
 size_t count_zeros(std::span<const int8_t> q) {
   return static_cast<size_t>(std::count(q.begin(), q.end(), int8_t{0}));
 }
 
 // c == empty means c_j = 1 (magnitude pruning).
-void prune_rows(QuantizedMatrix& w, std::span<const float> c, size_t k, unsigned threads) {
-  const DeltaLookup delta(w);
-  const size_t cols = w.cols;
-  const size_t tasks = (w.rows + kRowsPerTask - 1) / kRowsPerTask;
+void prune_rows(Int8Matrix& w, std::span<const float> c, size_t k, unsigned threads) {
+  const auto rows = static_cast<size_t>(w.rows), cols = static_cast<size_t>(w.cols);
+  const size_t tasks = (rows + kRowsPerTask - 1) / kRowsPerTask;
   parallel_for(tasks, threads, [&](size_t task) {
     std::vector<uint64_t> scratch;
-    const size_t r_end = std::min(w.rows, (task + 1) * kRowsPerTask);
+    const size_t r_end = std::min(rows, (task + 1) * kRowsPerTask);
     for (size_t r = task * kRowsPerTask; r < r_end; ++r) {
-      int8_t* row = w.q.data() + r * cols;
+      int8_t* row = w.values.data() + r * cols;
       auto scan = [&](auto&& visit) {
         for (size_t j = 0; j < cols; ++j)
-          visit(j, score_bits(row[j], delta.at(r, j), c.empty() ? 1.0f : c[j]));
+          visit(j, score_bits(row[j], w.scale_at(static_cast<int64_t>(r), static_cast<int64_t>(j)), c.empty() ? 1.0f : c[j]));
       };
       auto mark = [&](size_t j) { row[j] = 0; };
       if (cols <= kMaxSortedGroup) {
@@ -164,73 +137,72 @@ void prune_rows(QuantizedMatrix& w, std::span<const float> c, size_t k, unsigned
   });
 }
 
-void prune_tensor(QuantizedMatrix& w, std::span<const float> c, size_t k) {
-  const DeltaLookup delta(w);
-  const size_t cols = w.cols;
+void prune_tensor(Int8Matrix& w, std::span<const float> c, size_t k) {
+  const auto rows = static_cast<size_t>(w.rows), cols = static_cast<size_t>(w.cols);
   auto scan = [&](auto&& visit) {
-    for (size_t r = 0; r < w.rows; ++r) {
-      const int8_t* row = w.q.data() + r * cols;
+    for (size_t r = 0; r < rows; ++r) {
+      const int8_t* row = w.values.data() + r * cols;
       for (size_t j = 0; j < cols; ++j)
-        visit(r * cols + j, score_bits(row[j], delta.at(r, j), c.empty() ? 1.0f : c[j]));
+        visit(r * cols + j, score_bits(row[j], w.scale_at(static_cast<int64_t>(r), static_cast<int64_t>(j)), c.empty() ? 1.0f : c[j]));
     }
   };
-  auto mark = [&](size_t i) { w.q[i] = 0; };
-  if (w.q.size() <= kMaxSortedGroup) {
+  auto mark = [&](size_t i) { w.values[i] = 0; };
+  if (w.values.size() <= kMaxSortedGroup) {
     std::vector<uint64_t> scratch;
-    mark_lowest_by_sort(w.q.size(), k, scan, mark, scratch);
+    mark_lowest_by_sort(w.values.size(), k, scan, mark, scratch);
   } else {
     mark_lowest_by_histogram(k, scan, mark);
   }
 }
 
-Expected<PruneCounts> prune_with_stat(QuantizedMatrix& w, std::span<const float> c,
+Expected<PruneCounts> prune_with_stat(Int8Matrix& w, std::span<const float> c,
                                       std::string_view what, double sparsity, PruneGroup group,
                                       unsigned threads) {
   DCLLM_RETURN_IF_ERROR(validate_sparsity(sparsity));
   DCLLM_RETURN_IF_ERROR(validate_quantized(w));
-  if (!what.empty()) DCLLM_RETURN_IF_ERROR(validate_channel_stat(c, w.cols, what));
+  if (!what.empty()) DCLLM_RETURN_IF_ERROR(validate_channel_stat(c, static_cast<size_t>(w.cols), what));
   PruneCounts counts;
-  counts.total = w.q.size();
-  counts.zeros_before = count_zeros(w.q);
+  counts.total = w.values.size();
+  counts.zeros_before = count_zeros(w.values);
   switch (group) {
     case PruneGroup::kRow:
-      prune_rows(w, c, prune_target_count(w.cols, sparsity), threads);
+      prune_rows(w, c, prune_target_count(static_cast<size_t>(w.cols), sparsity), threads);
       break;
     case PruneGroup::kTensor:
-      prune_tensor(w, c, prune_target_count(w.q.size(), sparsity));
+      prune_tensor(w, c, prune_target_count(w.values.size(), sparsity));
       break;
   }
-  counts.zeros_after = count_zeros(w.q);
+  counts.zeros_after = count_zeros(w.values);
   return counts;
 }
 
 }  // namespace
 
-Expected<PruneCounts> prune_by_activation_linf(QuantizedMatrix& w,
+Expected<PruneCounts> prune_by_activation_linf(Int8Matrix& w,
                                                std::span<const float> act_max_abs, double sparsity,
                                                PruneGroup group, unsigned threads) {
   return prune_with_stat(w, act_max_abs, "activation max", sparsity, group, threads);
 }
 
-Expected<PruneCounts> prune_wanda(QuantizedMatrix& w, std::span<const float> act_l2_norm,
+Expected<PruneCounts> prune_wanda(Int8Matrix& w, std::span<const float> act_l2_norm,
                                   double sparsity, PruneGroup group, unsigned threads) {
   return prune_with_stat(w, act_l2_norm, "activation L2 norm", sparsity, group, threads);
 }
 
-Expected<PruneCounts> prune_magnitude(QuantizedMatrix& w, double sparsity, PruneGroup group,
+Expected<PruneCounts> prune_magnitude(Int8Matrix& w, double sparsity, PruneGroup group,
                                       unsigned threads) {
   return prune_with_stat(w, {}, "", sparsity, group, threads);
 }
 
-Expected<PruneCounts> prune_int8_weights(PruneMethod method, QuantizedMatrix& w,
+Expected<PruneCounts> prune_int8_weights(PruneMethod method, Int8Matrix& w,
                                          const CalibrationStats& stats, double sparsity,
                                          PruneGroup group, unsigned threads) {
   switch (method) {
     case PruneMethod::kNone: {
       DCLLM_RETURN_IF_ERROR(validate_sparsity(sparsity));
       DCLLM_RETURN_IF_ERROR(validate_quantized(w));
-      const size_t zeros = count_zeros(w.q);
-      return PruneCounts{w.q.size(), zeros, zeros};
+      const size_t zeros = count_zeros(w.values);
+      return PruneCounts{w.values.size(), zeros, zeros};
     }
     case PruneMethod::kDc:
       return prune_by_activation_linf(w, stats.max_abs(), sparsity, group, threads);

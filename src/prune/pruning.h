@@ -50,19 +50,19 @@ struct PruneCounts {
 // non-finite entries, or a malformed matrix.
 
 // dc: c_j = max|X_j| (eq. 4).
-Expected<PruneCounts> prune_by_activation_linf(QuantizedMatrix& w,
+Expected<PruneCounts> prune_by_activation_linf(Int8Matrix& w,
                                                std::span<const float> act_max_abs, double sparsity,
                                                PruneGroup group, unsigned threads = 1);
 // Wanda: c_j = ||X_j||_2.
-Expected<PruneCounts> prune_wanda(QuantizedMatrix& w, std::span<const float> act_l2_norm,
+Expected<PruneCounts> prune_wanda(Int8Matrix& w, std::span<const float> act_l2_norm,
                                   double sparsity, PruneGroup group, unsigned threads = 1);
 // Magnitude: c_j = 1.
-Expected<PruneCounts> prune_magnitude(QuantizedMatrix& w, double sparsity, PruneGroup group,
+Expected<PruneCounts> prune_magnitude(Int8Matrix& w, double sparsity, PruneGroup group,
                                       unsigned threads = 1);
 
 // The method's pruning with its statistic taken from `stats` (which, as above, must describe
 // the input after scaling); kNone changes nothing and only counts zeros.
-Expected<PruneCounts> prune_int8_weights(PruneMethod method, QuantizedMatrix& w,
+Expected<PruneCounts> prune_int8_weights(PruneMethod method, Int8Matrix& w,
                                          const CalibrationStats& stats, double sparsity,
                                          PruneGroup group, unsigned threads = 1);
 

@@ -3,7 +3,6 @@
 #include "quant/weight_quant.h"
 
 #include <algorithm>
-#include <charconv>
 #include <cstdint>
 
 #include <fmt/format.h>
@@ -14,94 +13,45 @@ namespace dcllm {
 
 namespace {
 
-constexpr std::string_view kGroupPrefix = "group:";
-
-Status validate_shape(size_t size, size_t rows, size_t cols) {
-  if (cols != 0 && rows > size / cols)
+Status check_matrix(size_t size, const Int8Layout& layout) {
+  DCLLM_RETURN_IF_ERROR(validate_int8_layout(layout));
+  if (layout.scheme == QuantScheme::kNone)
+    return InvalidArgument("weight quantization: no scheme given");
+  if (static_cast<uint64_t>(layout.size()) != size)
     return InvalidArgument(
-        fmt::format("weight [{}, {}] does not fit in {} values", rows, cols, size));
-  if (rows * cols != size)
-    return InvalidArgument(fmt::format("weight [{}, {}] given {} values", rows, cols, size));
+        fmt::format("weight [{}, {}] given {} values", layout.rows, layout.cols, size));
   return Status::Ok();
 }
 
-size_t groups_per_row(size_t cols, size_t group_size) {
-  return cols / group_size + (cols % group_size != 0);
+Int8Layout with_shape(const Int8Layout& scheme, size_t rows, size_t cols) {
+  Int8Layout layout = scheme;
+  layout.rows = static_cast<int64_t>(rows);
+  layout.cols = static_cast<int64_t>(cols);
+  return layout;
 }
 
 }  // namespace
 
-Expected<WeightQuantScheme> parse_weight_quant_scheme(std::string_view text) {
-  if (text == "per-tensor") return WeightQuantScheme{WeightQuantGranularity::kPerTensor, 0};
-  if (text == "per-channel") return WeightQuantScheme{WeightQuantGranularity::kPerChannel, 0};
-  if (text.starts_with(kGroupPrefix)) {
-    const std::string_view digits = text.substr(kGroupPrefix.size());
-    size_t n = 0;
-    const char* end = digits.data() + digits.size();
-    auto [ptr, ec] = std::from_chars(digits.data(), end, n);
-    // from_chars takes no sign or space, so "group:-1", "group: 8" and "group:8x" fail here.
-    if (digits.empty() || ec != std::errc() || ptr != end || n == 0 || n > kMaxQuantGroupSize)
-      return InvalidArgument(
-          fmt::format("weight quantization '{}': the group size must be an integer in [1, {}]",
-                      text, kMaxQuantGroupSize));
-    return WeightQuantScheme{WeightQuantGranularity::kGroup, n};
-  }
-  return InvalidArgument(fmt::format(
-      "unknown weight quantization '{}' (expected per-tensor, per-channel or group:N)", text));
-}
-
-std::string weight_quant_scheme_name(const WeightQuantScheme& scheme) {
-  switch (scheme.granularity) {
-    case WeightQuantGranularity::kPerTensor:
-      return "per-tensor";
-    case WeightQuantGranularity::kPerChannel:
-      return "per-channel";
-    case WeightQuantGranularity::kGroup:
-      return fmt::format("group:{}", scheme.group_size);
-  }
-  return "?";
-}
-
-Expected<size_t> weight_quant_scale_count(const WeightQuantScheme& scheme, size_t rows,
-                                          size_t cols) {
-  const bool grouped = scheme.granularity == WeightQuantGranularity::kGroup;
-  if (grouped != (scheme.group_size != 0))
-    return InvalidArgument(fmt::format("weight quantization {} with group size {}",
-                                       weight_quant_scheme_name(scheme), scheme.group_size));
-  switch (scheme.granularity) {
-    case WeightQuantGranularity::kPerTensor:
-      return size_t{1};
-    case WeightQuantGranularity::kPerChannel:
-      return rows;
-    case WeightQuantGranularity::kGroup: {
-      const size_t g = groups_per_row(cols, scheme.group_size);
-      if (g != 0 && rows > SIZE_MAX / g) return InvalidArgument("scale count overflows");
-      return rows * g;
-    }
-  }
-  return InvalidArgument("unknown weight quantization granularity");
-}
-
-Status quantize_weights_int8(std::span<const float> w, size_t rows, size_t cols,
-                             const WeightQuantScheme& scheme, std::span<int8_t> q,
-                             std::span<float> scales) {
-  DCLLM_RETURN_IF_ERROR(validate_shape(w.size(), rows, cols));
-  DCLLM_ASSIGN_OR_RETURN(size_t n_scales, weight_quant_scale_count(scheme, rows, cols));
+Status quantize_weights_int8(std::span<const float> w, const Int8Layout& layout,
+                             std::span<int8_t> q, std::span<float> scales) {
+  DCLLM_RETURN_IF_ERROR(check_matrix(w.size(), layout));
+  const size_t n_scales = static_cast<size_t>(layout.scale_count());
   if (q.size() != w.size() || scales.size() != n_scales)
     return InvalidArgument(
         fmt::format("quantize: buffers of {} values and {} scales, need {} and {}", q.size(),
                     scales.size(), w.size(), n_scales));
-  switch (scheme.granularity) {
-    case WeightQuantGranularity::kPerTensor:
+  const size_t rows = static_cast<size_t>(layout.rows), cols = static_cast<size_t>(layout.cols);
+  switch (layout.scheme) {
+    case QuantScheme::kPerTensor:
       scales[0] = quantize_int8_per_tensor(w, q);
       break;
-    case WeightQuantGranularity::kPerChannel:
+    case QuantScheme::kPerChannel:
       for (size_t r = 0; r < rows; ++r)
         scales[r] = quantize_int8_per_tensor(w.subspan(r * cols, cols), q.subspan(r * cols, cols));
       break;
-    case WeightQuantGranularity::kGroup: {
-      const size_t n = scheme.group_size;
-      const size_t g = groups_per_row(cols, n);
+    case QuantScheme::kGroup: {
+      const size_t n = static_cast<size_t>(layout.group);
+      const size_t g = static_cast<size_t>(layout.groups_per_row());
       for (size_t r = 0; r < rows; ++r)
         for (size_t k = 0; k < g; ++k) {
           const size_t begin = r * cols + k * n;
@@ -111,53 +61,37 @@ Status quantize_weights_int8(std::span<const float> w, size_t rows, size_t cols,
         }
       break;
     }
+    case QuantScheme::kNone:
+      break;
   }
   return Status::Ok();
 }
 
-Expected<QuantizedMatrix> quantize_weights_int8(std::span<const float> w, size_t rows, size_t cols,
-                                                const WeightQuantScheme& scheme) {
-  DCLLM_RETURN_IF_ERROR(validate_shape(w.size(), rows, cols));
-  DCLLM_ASSIGN_OR_RETURN(size_t n_scales, weight_quant_scale_count(scheme, rows, cols));
-  QuantizedMatrix m;
-  m.q.resize(w.size());
-  m.scales.resize(n_scales);
-  m.rows = rows;
-  m.cols = cols;
-  m.scheme = scheme;
-  DCLLM_RETURN_IF_ERROR(quantize_weights_int8(w, rows, cols, scheme, m.q, m.scales));
+Expected<Int8Matrix> quantize_weights_int8(std::span<const float> w, size_t rows, size_t cols,
+                                           const Int8Layout& scheme) {
+  const Int8Layout layout = with_shape(scheme, rows, cols);
+  DCLLM_RETURN_IF_ERROR(check_matrix(w.size(), layout));
+  Int8Matrix m;
+  static_cast<Int8Layout&>(m) = layout;
+  m.values.resize(w.size());
+  m.scales.resize(static_cast<size_t>(layout.scale_count()));
+  DCLLM_RETURN_IF_ERROR(quantize_weights_int8(w, layout, m.values, m.scales));
   return m;
 }
 
-Status dequantize_weights_int8(const QuantizedMatrix& m, std::span<float> out) {
-  DCLLM_RETURN_IF_ERROR(validate_shape(m.q.size(), m.rows, m.cols));
-  DCLLM_ASSIGN_OR_RETURN(size_t n_scales, weight_quant_scale_count(m.scheme, m.rows, m.cols));
-  if (m.scales.size() != n_scales || out.size() != m.q.size())
+Status dequantize_weights_int8(const Int8Matrix& m, std::span<float> out) {
+  DCLLM_RETURN_IF_ERROR(check_matrix(m.values.size(), m.layout()));
+  const size_t n_scales = static_cast<size_t>(m.scale_count());
+  if (m.scales.size() != n_scales || out.size() != m.values.size())
     return InvalidArgument(fmt::format("dequantize: {} scales and {} outputs, need {} and {}",
-                                       m.scales.size(), out.size(), n_scales, m.q.size()));
-  const size_t cols = m.cols;
-  for (size_t r = 0; r < m.rows; ++r) {
-    for (size_t j = 0; j < cols; ++j) {
-      size_t s = 0;
-      switch (m.scheme.granularity) {
-        case WeightQuantGranularity::kPerTensor:
-          s = 0;
-          break;
-        case WeightQuantGranularity::kPerChannel:
-          s = r;
-          break;
-        case WeightQuantGranularity::kGroup:
-          s = r * groups_per_row(cols, m.scheme.group_size) + j / m.scheme.group_size;
-          break;
-      }
-      out[r * cols + j] = static_cast<float>(m.q[r * cols + j]) * m.scales[s];
-    }
-  }
+                                       m.scales.size(), out.size(), n_scales, m.values.size()));
+  const Int8MatrixView v = m.view();
+  for (int64_t r = 0; r < m.rows; ++r) v.dequantize_row(r, out.data() + r * m.cols);
   return Status::Ok();
 }
 
-Expected<std::vector<float>> dequantize_weights_int8(const QuantizedMatrix& m) {
-  std::vector<float> out(m.q.size());
+Expected<std::vector<float>> dequantize_weights_int8(const Int8Matrix& m) {
+  std::vector<float> out(m.values.size());
   DCLLM_RETURN_IF_ERROR(dequantize_weights_int8(m, out));
   return out;
 }

@@ -17,7 +17,7 @@ constexpr size_t kMinParallelWork = size_t{1} << 20;
 // Output features per task: a multiple of every kernel's row tile, small enough to balance.
 constexpr int kRowsPerTask = 64;
 
-using BlockKernel = void (*)(const Int8Activations&, const Int8Weights&, const float*, float*, int,
+using BlockKernel = void (*)(const Int8Activations&, const Int8MatrixView&, const float*, float*, int,
                              int);
 
 BlockKernel kernel_fn(Int8Kernel kernel) {
@@ -32,13 +32,13 @@ BlockKernel kernel_fn(Int8Kernel kernel) {
   return int8_gemm_block_generic;
 }
 
-float weight_scale(const Int8Weights& w, int n) {
+float weight_scale(const Int8MatrixView& w, int n) {
   return w.scheme == QuantScheme::kPerChannel ? w.scales[n] : w.scales[0];
 }
 
 }  // namespace
 
-Status validate_int8_weights(const Int8Weights& w) {
+Status validate_int8_weights(const Int8MatrixView& w) {
   if (w.rows <= 0 || w.cols <= 0)
     return InvalidArgument("int8 weights: shape " + std::to_string(w.rows) + "x" +
                            std::to_string(w.cols) + " is empty");
@@ -46,7 +46,9 @@ Status validate_int8_weights(const Int8Weights& w) {
     return InvalidArgument("int8 weights: " + std::to_string(w.cols) +
                            " columns exceed the int32-exact limit " +
                            std::to_string(kInt8GemmMaxCols));
-  if (w.data == nullptr || w.scales == nullptr)
+  if (w.rows > (int64_t{1} << 30))  // the kernels index rows with int
+    return InvalidArgument("int8 weights: " + std::to_string(w.rows) + " rows");
+  if (w.values == nullptr || w.scales == nullptr)
     return InvalidArgument("int8 weights: null data or scales");
   switch (w.scheme) {
     case QuantScheme::kPerTensor:
@@ -63,18 +65,18 @@ Status validate_int8_weights(const Int8Weights& w) {
                      std::to_string(static_cast<unsigned>(w.scheme)) + " has no int8 kernel");
 }
 
-void int8_gemm_block_generic(const Int8Activations& x, const Int8Weights& w, const float* bias,
+void int8_gemm_block_generic(const Int8Activations& x, const Int8MatrixView& w, const float* bias,
                              float* y, int n_begin, int n_end) {
   const size_t K = static_cast<size_t>(w.cols);
   const size_t N = static_cast<size_t>(w.rows);
   const bool grouped = w.scheme == QuantScheme::kGroup;
   const size_t G = grouped ? static_cast<size_t>(w.group) : K;
-  const size_t groups = (K + G - 1) / G;
+  const auto groups = static_cast<size_t>(w.groups_per_row());
   for (int m = 0; m < x.rows; ++m) {
     const int8_t* xm = x.data + static_cast<size_t>(m) * K;
     const float sx = x.scales[x.per_tensor ? 0 : m];
     for (int n = n_begin; n < n_end; ++n) {
-      const int8_t* wn = w.data + static_cast<size_t>(n) * K;
+      const int8_t* wn = w.values + static_cast<size_t>(n) * K;
       float out;
       if (!grouped) {
         int32_t dot = 0;
@@ -130,23 +132,24 @@ Int8Kernel int8_best_kernel() {
   return best;
 }
 
-void int8_gemm_with(Int8Kernel kernel, const Int8Activations& x, const Int8Weights& w,
+void int8_gemm_with(Int8Kernel kernel, const Int8Activations& x, const Int8MatrixView& w,
                     const float* bias, float* y, unsigned threads) {
   const BlockKernel fn = kernel_fn(kernel);
   const size_t work =
       static_cast<size_t>(x.rows) * static_cast<size_t>(w.rows) * static_cast<size_t>(w.cols);
-  const int tasks = (w.rows + kRowsPerTask - 1) / kRowsPerTask;
+  const int rows = static_cast<int>(w.rows);  // validate_int8_weights bounds it
+  const int tasks = (rows + kRowsPerTask - 1) / kRowsPerTask;
   if (threads == 1 || work < kMinParallelWork || tasks < 2) {
-    fn(x, w, bias, y, 0, w.rows);
+    fn(x, w, bias, y, 0, rows);
     return;
   }
   parallel_for(static_cast<size_t>(tasks), threads, [&](size_t t) {
     const int begin = static_cast<int>(t) * kRowsPerTask;
-    fn(x, w, bias, y, begin, std::min(w.rows, begin + kRowsPerTask));
+    fn(x, w, bias, y, begin, std::min(rows, begin + kRowsPerTask));
   });
 }
 
-void int8_gemm(const Int8Activations& x, const Int8Weights& w, const float* bias, float* y,
+void int8_gemm(const Int8Activations& x, const Int8MatrixView& w, const float* bias, float* y,
                unsigned threads) {
   int8_gemm_with(int8_best_kernel(), x, w, bias, y, threads);
 }

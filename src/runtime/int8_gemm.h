@@ -5,31 +5,17 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "dcllm/container.h"  // QuantScheme: the same scheme names the .dcllm tensors carry
+#include "dcllm/int8_matrix.h"
 #include "dcllm/status.h"
 #include "model/int8_tensor.h"  // kInt8GemmMaxCols
 
 namespace dcllm {
 
-// A borrowed view of quantized weights W[rows][cols], row-major in their natural layout (one
-// row per output feature). There is deliberately no packed layout and no prepare step: a chunk
-// decoded from a .dcllm file is used as it is, generation streams the rows in order (one
-// sequential read, the fastest from RAM), and a batch widens each tile of rows into L1 itself,
-// which costs ~1/M of the products.
-// Real weight = data[n*cols + k] * scale, where the scale is
-//   kPerTensor:  scales[0]
-//   kPerChannel: scales[n]
-//   kGroup:      scales[n * groups + k / group], groups = ceil(cols / group), the layout of
-//                expected_scale_count(); the last group of a row may be short.
-// Any int8 value is allowed, -128 included.
-struct Int8Weights {
-  const int8_t* data = nullptr;
-  int rows = 0;  // N: output features
-  int cols = 0;  // K: input features
-  QuantScheme scheme = QuantScheme::kPerTensor;
-  int group = 0;  // elements per group; used only with kGroup
-  const float* scales = nullptr;
-};
+// The weights are an Int8MatrixView (dcllm/int8_matrix.h): W[rows][cols] row-major in their
+// natural layout, one row per output feature (N = rows, K = cols). There is deliberately no
+// packed layout and no prepare step: a chunk decoded from a .dcllm file is used as it is,
+// generation streams the rows in order (one sequential read, the fastest from RAM), and a batch
+// widens each tile of rows into L1 itself, which costs ~1/M of the products.
 
 // Quantized activations X[rows][cols] (rows = tokens), real value = data[m*cols + k] * scale(m)
 // with scale(m) = scales[per_tensor ? 0 : m]. Values must lie in [-127, 127] (what
@@ -45,7 +31,7 @@ struct Int8Activations {
 // Checks what int8_gemm assumes of the weights (non-null pointers, positive sizes, cols <=
 // kInt8GemmMaxCols, group > 0 for kGroup). Call once when the weights are loaded; int8_gemm
 // itself does not check, since it runs for every token.
-Status validate_int8_weights(const Int8Weights& w);
+Status validate_int8_weights(const Int8MatrixView& w);
 
 // y[m*N + n] = float(dot) * (scale_x(m) * scale_w(n)) + bias[n], where dot is the exact int32
 // sum_k x[m][k] * w[n][k]. For kGroup, sum = sum + float(dot_g) * scale_w(n, g) over the groups
@@ -56,7 +42,7 @@ Status validate_int8_weights(const Int8Weights& w);
 // bit-identical across kernels, thread counts and batch sizes (a prompt as one batch = its
 // tokens one by one). Kernels: generic (scalar reference), AVX2 (vpmaddubsw/vpmaddwd, never
 // saturating), AVX-512 VNNI (vpdpbusd); details in each kernel's file.
-void int8_gemm(const Int8Activations& x, const Int8Weights& w, const float* bias, float* y,
+void int8_gemm(const Int8Activations& x, const Int8MatrixView& w, const float* bias, float* y,
                unsigned threads);
 
 // The kernels int8_gemm chooses from, best last. Exposed so tests and benchmarks can pin one.
@@ -65,16 +51,16 @@ const char* int8_kernel_name(Int8Kernel kernel);
 bool int8_kernel_available(Int8Kernel kernel);
 Int8Kernel int8_best_kernel();
 // int8_gemm on one given kernel, which must be available.
-void int8_gemm_with(Int8Kernel kernel, const Int8Activations& x, const Int8Weights& w,
+void int8_gemm_with(Int8Kernel kernel, const Int8Activations& x, const Int8MatrixView& w,
                     const float* bias, float* y, unsigned threads);
 
 // Kernel entry points: output features [n_begin, n_end) for every token. The generic one is
 // the scalar reference the others are tested against.
-void int8_gemm_block_generic(const Int8Activations& x, const Int8Weights& w, const float* bias,
+void int8_gemm_block_generic(const Int8Activations& x, const Int8MatrixView& w, const float* bias,
                              float* y, int n_begin, int n_end);
-void int8_gemm_block_avx2(const Int8Activations& x, const Int8Weights& w, const float* bias,
+void int8_gemm_block_avx2(const Int8Activations& x, const Int8MatrixView& w, const float* bias,
                           float* y, int n_begin, int n_end);
-void int8_gemm_block_avx512vnni(const Int8Activations& x, const Int8Weights& w, const float* bias,
+void int8_gemm_block_avx512vnni(const Int8Activations& x, const Int8MatrixView& w, const float* bias,
                                 float* y, int n_begin, int n_end);
 
 }  // namespace dcllm

@@ -78,7 +78,7 @@ void few_tokens(const GemmProblem& p, int n_begin, int n_end) {
   const int quads = p.grouped && p.G % 32 == 0 ? p.K / p.G / 4 : 0;
   if (!p.grouped) {  // the common case, kept free of the group bookkeeping
     for (int n = n_begin; n < n_end; ++n) {
-      const int8_t* wr = p.w.data + static_cast<size_t>(n) * p.K;
+      const int8_t* wr = p.w.values + static_cast<size_t>(n) * p.K;
       __m256i acc[T];
       for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_si256();
       const int k = steps32<T>(wr, xr, 0, p.K, acc);
@@ -88,7 +88,7 @@ void few_tokens(const GemmProblem& p, int n_begin, int n_end) {
     return;
   }
   for (int n = n_begin; n < n_end; ++n) {
-    const int8_t* wr = p.w.data + static_cast<size_t>(n) * p.K;
+    const int8_t* wr = p.w.values + static_cast<size_t>(n) * p.K;
     const float* row_scales = p.grouped ? p.w.scales + static_cast<size_t>(n) * p.groups : nullptr;
     __m128 sums[T];
     int32_t dots[T] = {};
@@ -220,13 +220,13 @@ void batch(const GemmProblem& p, int n_begin, int n_end) {
     const auto x_at = [&](int m) { return x16.data() + static_cast<size_t>(m - m0) * K; };
     int n = n_begin;
     for (; n + 4 <= n_end; n += 4) {
-      widen(p.w.data + static_cast<size_t>(n) * K, 4 * K, w16.data());
+      widen(p.w.values + static_cast<size_t>(n) * K, 4 * K, w16.data());
       int m = m0;
       for (; m + 2 <= m1; m += 2) tile16<4, 2>(p, w16.data(), x_at(m), n, m);
       if (m < m1) tile16<4, 1>(p, w16.data(), x_at(m), n, m);
     }
     for (; n < n_end; ++n) {
-      widen(p.w.data + static_cast<size_t>(n) * K, K, w16.data());
+      widen(p.w.values + static_cast<size_t>(n) * K, K, w16.data());
       int m = m0;
       for (; m + 2 <= m1; m += 2) tile16<1, 2>(p, w16.data(), x_at(m), n, m);
       if (m < m1) tile16<1, 1>(p, w16.data(), x_at(m), n, m);
@@ -236,7 +236,7 @@ void batch(const GemmProblem& p, int n_begin, int n_end) {
 
 }  // namespace
 
-void int8_gemm_block_avx2(const Int8Activations& x, const Int8Weights& w, const float* bias,
+void int8_gemm_block_avx2(const Int8Activations& x, const Int8MatrixView& w, const float* bias,
                           float* y, int n_begin, int n_end) {
   const GemmProblem p(x, w, bias, y);
   static_assert(kMinWidenTokens == 4, "few_tokens<T> covers T = 1..3");

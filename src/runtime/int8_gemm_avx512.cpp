@@ -58,7 +58,7 @@ template <int R, int T>
 DCLLM_VNNI void tile(const GemmProblem& p, int n, int m) {
   const int8_t* wr[R];
   const int8_t* xr[T];
-  for (int r = 0; r < R; ++r) wr[r] = p.w.data + static_cast<size_t>(n + r) * p.K;
+  for (int r = 0; r < R; ++r) wr[r] = p.w.values + static_cast<size_t>(n + r) * p.K;
   for (int t = 0; t < T; ++t) xr[t] = p.x.data + static_cast<size_t>(m + t) * p.K;
   __m128 sums[T];
   __m128i dots[T];
@@ -94,7 +94,7 @@ DCLLM_VNNI void tile(const GemmProblem& p, int n, int m) {
 }  // namespace
 
 // Not itself marked VNNI (its declaration in the header is not); the tiles it calls are.
-void int8_gemm_block_avx512vnni(const Int8Activations& x, const Int8Weights& w, const float* bias,
+void int8_gemm_block_avx512vnni(const Int8Activations& x, const Int8MatrixView& w, const float* bias,
                                 float* y, int n_begin, int n_end) {
   const GemmProblem p(x, w, bias, y);
   constexpr int kTokenBlock = 32;

@@ -15,18 +15,18 @@ namespace {
 
 struct GemmProblem {
   const Int8Activations& x;
-  const Int8Weights& w;
+  const Int8MatrixView& w;
   const float* bias;
   float* y;
   int K, N;
   int G, groups;  // without groups, one group of K
   bool grouped;
 
-  GemmProblem(const Int8Activations& x_, const Int8Weights& w_, const float* bias_, float* y_)
+  GemmProblem(const Int8Activations& x_, const Int8MatrixView& w_, const float* bias_, float* y_)
       : x(x_), w(w_), bias(bias_), y(y_), K(w_.cols), N(w_.rows) {
     grouped = w.scheme == QuantScheme::kGroup;
     G = grouped ? w.group : K;
-    groups = (K + G - 1) / G;
+    groups = static_cast<int>(w.groups_per_row());
   }
   float x_scale(int m) const { return x.scales[x.per_tensor ? 0 : m]; }
 };

@@ -21,7 +21,7 @@ Linear Linear::f32(std::string name, const float* weight, const float* bias, int
   return l;
 }
 
-Linear Linear::int8(std::string name, const Int8Weights& weight, const float* bias,
+Linear Linear::int8(std::string name, const Int8MatrixView& weight, const float* bias,
                     const float* input_scale, bool per_tensor_activations) {
   Linear l;
   l.name_ = std::move(name);
@@ -44,7 +44,7 @@ void Linear::use_source(WeightSource* source, size_t id) {
 Status Linear::forward(const float* x, size_t rows, float* y, unsigned threads) const {
   if (is_int8() && source_) {
     Int8LinearParams p = int8_;
-    DCLLM_ASSIGN_OR_RETURN(p.weights.data, source_->acquire(source_id_));
+    DCLLM_ASSIGN_OR_RETURN(p.weights.values, source_->acquire(source_id_));
     linear_int8_forward(p, x, rows, y, threads);
     source_->release(source_id_);
     return Status::Ok();

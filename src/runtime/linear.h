@@ -24,8 +24,8 @@ class Linear {
                     int64_t in, const float* input_scale = nullptr);
   // INT8 weights (W8A8): forward quantizes x per token (or per batch) to INT8, after scaling
   // its channels by `input_scale` [in] when given, and runs the int8 gemm. Borrowed as above.
-  // weight.data may be null when a WeightSource supplies the values (use_source).
-  static Linear int8(std::string name, const Int8Weights& weight, const float* bias,
+  // weight.values may be null when a WeightSource supplies the values (use_source).
+  static Linear int8(std::string name, const Int8MatrixView& weight, const float* bias,
                      const float* input_scale = nullptr, bool per_tensor_activations = false);
   // From now on the INT8 values come from `source` (linear `id` there), acquired for each
   // forward and released after the gemm; the source must outlive the Linear.
@@ -42,7 +42,7 @@ class Linear {
   bool is_int8() const { return is_int8_; }
   const float* weight_f32() const { return weight_; }  // null for INT8
   // The values pointer is null when a WeightSource supplies them.
-  const Int8Weights& weight_int8() const { return int8_.weights; }
+  const Int8MatrixView& weight_int8() const { return int8_.weights; }
   const float* bias() const { return bias_; }
   const float* input_scale() const { return int8_.input_scale; }
 

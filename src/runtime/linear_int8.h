@@ -9,7 +9,7 @@
 namespace dcllm {
 
 struct Int8LinearParams {
-  Int8Weights weights;
+  Int8MatrixView weights;
   const float* bias = nullptr;          // [out] or null
   const float* input_scale = nullptr;   // [in]: x is multiplied by it first; or null
   bool per_tensor_activations = false;  // one activation scale per batch instead of per token

@@ -47,20 +47,16 @@ class Binder {
   // The INT8 form of `t` as the gemm takes it, checked once here. A tensor kept coded
   // (compressed, stream tier) has no values yet: its data pointer stays null until a
   // WeightSource supplies it.
-  Expected<Int8Weights> int8_weights(const ModelTensor& t) const {
+  Expected<Int8MatrixView> int8_weights(const ModelTensor& t) const {
     const Int8Tensor& q = *t.int8;
     if (q.values.empty() && !q.stored)
       return InvalidArgument(m_.path + ": tensor '" + t.name + "' was loaded without data");
     static const int8_t kPlaceholder = 0;  // validate_int8_weights wants a non-null pointer
-    Int8Weights w{q.stored ? &kPlaceholder : q.values.data(),
-                  static_cast<int>(q.rows),
-                  static_cast<int>(q.cols),
-                  q.scheme,
-                  static_cast<int>(q.group),
-                  q.scales.data()};
+    Int8MatrixView w = q.view();
+    if (q.stored) w.values = &kPlaceholder;
     Status st = validate_int8_weights(w);
     if (!st.ok()) return Status(st.code(), m_.path + ": tensor '" + t.name + "': " + st.message());
-    if (q.stored) w.data = nullptr;
+    if (q.stored) w.values = nullptr;
     int8_tensors_[t.name.substr(0, t.name.size() - std::string_view(".weight").size())] = &q;
     return w;
   }
@@ -84,7 +80,7 @@ class Binder {
       DCLLM_ASSIGN_OR_RETURN(input_scale, get(base + ".input_scale", {in}));
     }
     if (w->int8 && !w->data) {
-      DCLLM_ASSIGN_OR_RETURN(Int8Weights q, int8_weights(*w));
+      DCLLM_ASSIGN_OR_RETURN(Int8MatrixView q, int8_weights(*w));
       return Linear::int8(base, q, b, input_scale, w->int8->per_tensor_activations);
     }
     DCLLM_ASSIGN_OR_RETURN(const float* wf, get(base + ".weight", {out, in}));
@@ -143,7 +139,7 @@ Expected<Transformer> Transformer::create(const Model& model, const TransformerO
   DCLLM_ASSIGN_OR_RETURN(const ModelTensor* embd, b.find("token_embd.weight", {V, E}));
   if (embd->int8 && !embd->data) {
     // INT8 embeddings: rows are dequantized on lookup; a tied classifier runs on INT8.
-    DCLLM_ASSIGN_OR_RETURN(Int8Weights q, b.int8_weights(*embd));
+    DCLLM_ASSIGN_OR_RETURN(Int8MatrixView q, b.int8_weights(*embd));
     t.token_embd_int8_ = embd->int8.get();
     if (c.tied_classifier) {
       t.classifier_ =

@@ -144,17 +144,14 @@ Model dequantized_model(const ModelContainer& c, const ModelConfig& config) {
       t.owned.resize(raw.size() / 4);
       std::memcpy(t.owned.data(), raw.data(), raw.size());
     } else {
-      QuantizedMatrix q;
-      q.rows = e.spec.shape[0];
-      q.cols = e.spec.shape[1];
-      q.q.assign(reinterpret_cast<const int8_t*>(raw.data()),
-                 reinterpret_cast<const int8_t*>(raw.data()) + raw.size());
+      Int8Matrix q;
+      q.rows = static_cast<int64_t>(e.spec.shape[0]);
+      q.cols = static_cast<int64_t>(e.spec.shape[1]);
+      q.values.assign(reinterpret_cast<const int8_t*>(raw.data()),
+                      reinterpret_cast<const int8_t*>(raw.data()) + raw.size());
       q.scales = e.spec.quant.scales;
-      q.scheme.granularity =
-          e.spec.quant.scheme == QuantScheme::kPerTensor    ? WeightQuantGranularity::kPerTensor
-          : e.spec.quant.scheme == QuantScheme::kPerChannel ? WeightQuantGranularity::kPerChannel
-                                                            : WeightQuantGranularity::kGroup;
-      q.scheme.group_size = e.spec.quant.group_size;
+      q.scheme = e.spec.quant.scheme;
+      q.group = e.spec.quant.group_size;
       auto w = dequantize_weights_int8(q);
       EXPECT_TRUE(w.ok()) << e.spec.name;
       t.owned = std::move(w).value();

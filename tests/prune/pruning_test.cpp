@@ -17,17 +17,17 @@
 namespace dcllm {
 namespace {
 
-QuantizedMatrix per_tensor_matrix(std::vector<int8_t> q, size_t rows, size_t cols,
+Int8Matrix per_tensor_matrix(std::vector<int8_t> q, size_t rows, size_t cols,
                                   float scale = 1.0f) {
-  QuantizedMatrix m;
-  m.q = std::move(q);
+  Int8Matrix m;
+  m.values = std::move(q);
   m.rows = rows;
   m.cols = cols;
   m.scales = {scale};
   return m;
 }
 
-QuantizedMatrix random_matrix(size_t rows, size_t cols, uint32_t seed, bool allow_zero) {
+Int8Matrix random_matrix(size_t rows, size_t cols, uint32_t seed, bool allow_zero) {
   std::mt19937 rng(seed);
   std::uniform_int_distribution<int> u(-127, 127);
   std::vector<int8_t> q(rows * cols);
@@ -64,12 +64,12 @@ TEST(PruneOptions, SparsityMustBeInZeroToOne) {
   EXPECT_FALSE(validate_sparsity(-0.01).ok());
   EXPECT_FALSE(validate_sparsity(std::nan("")).ok());
   EXPECT_FALSE(validate_sparsity(std::numeric_limits<double>::infinity()).ok());
-  QuantizedMatrix m = random_matrix(2, 4, 1, false);
-  const std::vector<int8_t> before = m.q;
+  Int8Matrix m = random_matrix(2, 4, 1, false);
+  const std::vector<int8_t> before = m.values;
   auto r = prune_magnitude(m, 1.5, PruneGroup::kRow);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(m.q, before);
+  EXPECT_EQ(m.values, before);
 }
 
 TEST(PruneOptions, TargetCountRoundsToNearest) {
@@ -85,34 +85,34 @@ TEST(Pruning, KnownRowExample) {
   // One row, four weights; S = 0.5 zeroes two.
   const std::vector<int8_t> q = {10, -1, 5, 2};
   const std::vector<float> act_max = {0.1f, 100.0f, 1.0f, 1.0f};  // scores 1, 100, 5, 2
-  QuantizedMatrix dc = per_tensor_matrix(q, 1, 4);
+  Int8Matrix dc = per_tensor_matrix(q, 1, 4);
   auto r = prune_by_activation_linf(dc, act_max, 0.5, PruneGroup::kRow);
   ASSERT_TRUE(r.ok()) << r.status().message();
-  EXPECT_EQ(dc.q, (std::vector<int8_t>{0, -1, 5, 0}));
+  EXPECT_EQ(dc.values, (std::vector<int8_t>{0, -1, 5, 0}));
   EXPECT_EQ(r->total, 4u);
   EXPECT_EQ(r->zeros_before, 0u);
   EXPECT_EQ(r->zeros_after, 2u);
 
-  QuantizedMatrix mag = per_tensor_matrix(q, 1, 4);
+  Int8Matrix mag = per_tensor_matrix(q, 1, 4);
   ASSERT_TRUE(prune_magnitude(mag, 0.5, PruneGroup::kRow).ok());
-  EXPECT_EQ(mag.q, (std::vector<int8_t>{10, 0, 5, 0}));
+  EXPECT_EQ(mag.values, (std::vector<int8_t>{10, 0, 5, 0}));
 
   const std::vector<float> l2 = {1.0f, 1.0f, 0.1f, 10.0f};  // scores 10, 1, 0.5, 20
-  QuantizedMatrix wanda = per_tensor_matrix(q, 1, 4);
+  Int8Matrix wanda = per_tensor_matrix(q, 1, 4);
   ASSERT_TRUE(prune_wanda(wanda, l2, 0.5, PruneGroup::kRow).ok());
-  EXPECT_EQ(wanda.q, (std::vector<int8_t>{10, 0, 0, 2}));
+  EXPECT_EQ(wanda.values, (std::vector<int8_t>{10, 0, 0, 2}));
 }
 
 TEST(Pruning, RowAndTensorGroupsDiffer) {
   // Row 0 holds three of the tensor's four smallest weights.
   const std::vector<int8_t> q = {1,  2,  3,  60,  //
                                  30, 40, 70, 80};
-  QuantizedMatrix row = per_tensor_matrix(q, 2, 4);
+  Int8Matrix row = per_tensor_matrix(q, 2, 4);
   ASSERT_TRUE(prune_magnitude(row, 0.5, PruneGroup::kRow).ok());
-  EXPECT_EQ(row.q, (std::vector<int8_t>{0, 0, 3, 60, 0, 0, 70, 80}));
-  QuantizedMatrix tensor = per_tensor_matrix(q, 2, 4);
+  EXPECT_EQ(row.values, (std::vector<int8_t>{0, 0, 3, 60, 0, 0, 70, 80}));
+  Int8Matrix tensor = per_tensor_matrix(q, 2, 4);
   ASSERT_TRUE(prune_magnitude(tensor, 0.5, PruneGroup::kTensor).ok());
-  EXPECT_EQ(tensor.q, (std::vector<int8_t>{0, 0, 0, 60, 0, 40, 70, 80}));
+  EXPECT_EQ(tensor.values, (std::vector<int8_t>{0, 0, 0, 60, 0, 40, 70, 80}));
 }
 
 TEST(Pruning, ExactZeroCountPerGroup) {
@@ -124,7 +124,7 @@ TEST(Pruning, ExactZeroCountPerGroup) {
   for (double s : {0.0, 0.1, 0.2, 0.4, 0.5, 0.77, 0.99}) {
     for (PruneGroup g : {PruneGroup::kRow, PruneGroup::kTensor}) {
       for (PruneMethod method : {PruneMethod::kDc, PruneMethod::kWanda, PruneMethod::kMagnitude}) {
-        QuantizedMatrix m = random_matrix(rows, cols, 4, /*allow_zero=*/false);
+        Int8Matrix m = random_matrix(rows, cols, 4, /*allow_zero=*/false);
         Expected<PruneCounts> r = method == PruneMethod::kDc
                                       ? prune_by_activation_linf(m, stat, s, g)
                                   : method == PruneMethod::kWanda ? prune_wanda(m, stat, s, g)
@@ -132,12 +132,12 @@ TEST(Pruning, ExactZeroCountPerGroup) {
         ASSERT_TRUE(r.ok());
         if (g == PruneGroup::kRow) {
           for (size_t i = 0; i < rows; ++i)
-            EXPECT_EQ(zeros_in(std::span(m.q).subspan(i * cols, cols)), prune_target_count(cols, s))
+            EXPECT_EQ(zeros_in(std::span(m.values).subspan(i * cols, cols)), prune_target_count(cols, s))
                 << "row " << i << " sparsity " << s;
         } else {
-          EXPECT_EQ(zeros_in(m.q), prune_target_count(rows * cols, s)) << "sparsity " << s;
+          EXPECT_EQ(zeros_in(m.values), prune_target_count(rows * cols, s)) << "sparsity " << s;
         }
-        EXPECT_EQ(r->zeros_after, zeros_in(m.q));
+        EXPECT_EQ(r->zeros_after, zeros_in(m.values));
       }
     }
   }
@@ -146,76 +146,77 @@ TEST(Pruning, ExactZeroCountPerGroup) {
 TEST(Pruning, ExistingZerosCountTowardTheTarget) {
   // Row of 10, target 4. With 2 zeros already there, 2 more are zeroed; with 6, none.
   std::vector<int8_t> q = {0, 9, 8, 0, 7, 6, 5, 4, 3, 2};
-  QuantizedMatrix few = per_tensor_matrix(q, 1, 10);
+  Int8Matrix few = per_tensor_matrix(q, 1, 10);
   auto r = prune_magnitude(few, 0.4, PruneGroup::kRow);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->zeros_before, 2u);
   EXPECT_EQ(r->zeros_after, 4u);
-  EXPECT_EQ(few.q, (std::vector<int8_t>{0, 9, 8, 0, 7, 6, 5, 4, 0, 0}));
+  EXPECT_EQ(few.values, (std::vector<int8_t>{0, 9, 8, 0, 7, 6, 5, 4, 0, 0}));
 
   q = {0, 0, 0, 0, 0, 0, 5, 4, 3, 2};
-  QuantizedMatrix many = per_tensor_matrix(q, 1, 10);
+  Int8Matrix many = per_tensor_matrix(q, 1, 10);
   r = prune_magnitude(many, 0.4, PruneGroup::kRow);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->zeros_after, 6u);
-  EXPECT_EQ(many.q, q);
+  EXPECT_EQ(many.values, q);
 }
 
 TEST(Pruning, TiesGoToTheLowerIndex) {
-  QuantizedMatrix m = per_tensor_matrix(std::vector<int8_t>(12, 5), 2, 6);
-  m.q[1] = -5;  // |q| ties with the rest
+  Int8Matrix m = per_tensor_matrix(std::vector<int8_t>(12, 5), 2, 6);
+  m.values[1] = -5;  // |q| ties with the rest
   ASSERT_TRUE(prune_magnitude(m, 0.5, PruneGroup::kRow).ok());
-  EXPECT_EQ(m.q, (std::vector<int8_t>{0, 0, 0, 5, 5, 5, 0, 0, 0, 5, 5, 5}));
-  QuantizedMatrix t = per_tensor_matrix(std::vector<int8_t>(12, 5), 2, 6);
+  EXPECT_EQ(m.values, (std::vector<int8_t>{0, 0, 0, 5, 5, 5, 0, 0, 0, 5, 5, 5}));
+  Int8Matrix t = per_tensor_matrix(std::vector<int8_t>(12, 5), 2, 6);
   ASSERT_TRUE(prune_magnitude(t, 0.25, PruneGroup::kTensor).ok());
-  EXPECT_EQ(t.q, (std::vector<int8_t>{0, 0, 0, 5, 5, 5, 5, 5, 5, 5, 5, 5}));
+  EXPECT_EQ(t.values, (std::vector<int8_t>{0, 0, 0, 5, 5, 5, 5, 5, 5, 5, 5, 5}));
   // A dead channel (statistic 0) scores 0 for every weight: those go first, by index.
-  QuantizedMatrix d = per_tensor_matrix({9, 1, 9, 1}, 1, 4);
+  Int8Matrix d = per_tensor_matrix({9, 1, 9, 1}, 1, 4);
   ASSERT_TRUE(
       prune_by_activation_linf(d, std::vector<float>{0, 1, 0, 1}, 0.25, PruneGroup::kRow).ok());
-  EXPECT_EQ(d.q, (std::vector<int8_t>{0, 1, 9, 1}));
+  EXPECT_EQ(d.values, (std::vector<int8_t>{0, 1, 9, 1}));
 }
 
 TEST(Pruning, ScoresUseTheQuantizationScaleOfEachRow) {
   // Per-channel: row 1's int8 values are as large as row 0's, but stand for weights 100x
   // smaller; pruning the tensor must remove row 1.
-  QuantizedMatrix m;
-  m.q = {100, 100, 100, 100};
+  Int8Matrix m;
+  m.values = {100, 100, 100, 100};
   m.rows = 2;
   m.cols = 2;
-  m.scheme = {WeightQuantGranularity::kPerChannel, 0};
+  m.scheme = QuantScheme::kPerChannel;
   m.scales = {1.0f, 0.01f};
   ASSERT_TRUE(prune_magnitude(m, 0.5, PruneGroup::kTensor).ok());
-  EXPECT_EQ(m.q, (std::vector<int8_t>{100, 100, 0, 0}));
+  EXPECT_EQ(m.values, (std::vector<int8_t>{100, 100, 0, 0}));
   // Group scales within a row: group {0,1} has scale 1, group {2,3} scale 0.001.
-  QuantizedMatrix g;
-  g.q = {10, 10, 100, 100};
+  Int8Matrix g;
+  g.values = {10, 10, 100, 100};
   g.rows = 1;
   g.cols = 4;
-  g.scheme = {WeightQuantGranularity::kGroup, 2};
+  g.scheme = QuantScheme::kGroup;
+  g.group = 2;
   g.scales = {1.0f, 0.001f};
   ASSERT_TRUE(prune_magnitude(g, 0.5, PruneGroup::kRow).ok());
-  EXPECT_EQ(g.q, (std::vector<int8_t>{10, 10, 0, 0}));
+  EXPECT_EQ(g.values, (std::vector<int8_t>{10, 10, 0, 0}));
 }
 
 TEST(Pruning, BadInputsAreErrors) {
-  QuantizedMatrix m = random_matrix(3, 4, 5, false);
-  const std::vector<int8_t> before = m.q;
+  Int8Matrix m = random_matrix(3, 4, 5, false);
+  const std::vector<int8_t> before = m.values;
   EXPECT_FALSE(
       prune_by_activation_linf(m, std::vector<float>(3, 1.0f), 0.5, PruneGroup::kRow).ok());
   EXPECT_FALSE(prune_wanda(m, std::vector<float>{1, -1, 1, 1}, 0.5, PruneGroup::kRow).ok());
   EXPECT_FALSE(
       prune_by_activation_linf(m, std::vector<float>{1, std::nanf(""), 1, 1}, 0.5, PruneGroup::kRow)
           .ok());
-  QuantizedMatrix bad_shape = m;
+  Int8Matrix bad_shape = m;
   bad_shape.rows = 4;
   EXPECT_FALSE(prune_magnitude(bad_shape, 0.5, PruneGroup::kRow).ok());
-  QuantizedMatrix bad_scales = m;
+  Int8Matrix bad_scales = m;
   bad_scales.scales = {1.0f, 1.0f};
   EXPECT_FALSE(prune_magnitude(bad_scales, 0.5, PruneGroup::kRow).ok());
   bad_scales.scales = {std::nanf("")};
   EXPECT_FALSE(prune_magnitude(bad_scales, 0.5, PruneGroup::kRow).ok());
-  EXPECT_EQ(m.q, before);
+  EXPECT_EQ(m.values, before);
 }
 
 // The k lowest (score, index) pairs by full sort: the definition both algorithms must meet.
@@ -268,33 +269,33 @@ TEST(LowestScoreSelection, SortAndHistogramChooseTheSameElements) {
 TEST(Pruning, LargeTensorGroupIsExactAndMatchesTheDefinition) {
   // 600 x 512 = 307200 weights: over the sort limit, so the histogram path runs.
   const size_t rows = 600, cols = 512;
-  QuantizedMatrix m = random_matrix(rows, cols, 8, /*allow_zero=*/true);
+  Int8Matrix m = random_matrix(rows, cols, 8, /*allow_zero=*/true);
   std::vector<float> stat(cols);
   for (size_t j = 0; j < cols; ++j) stat[j] = 0.5f + static_cast<float>(j % 13);
-  std::vector<uint32_t> bits(m.q.size());
+  std::vector<uint32_t> bits(m.values.size());
   for (size_t i = 0; i < bits.size(); ++i) {
-    const float s = static_cast<float>(std::abs(int{m.q[i]})) * m.scales[0] * stat[i % cols];
+    const float s = static_cast<float>(std::abs(int{m.values[i]})) * m.scales[0] * stat[i % cols];
     bits[i] = s > 0 ? std::bit_cast<uint32_t>(s) : 0u;
   }
-  const size_t k = prune_target_count(m.q.size(), 0.4);
+  const size_t k = prune_target_count(m.values.size(), 0.4);
   const std::vector<size_t> ref = reference_lowest(bits, k);
-  std::vector<int8_t> expect = m.q;
+  std::vector<int8_t> expect = m.values;
   for (size_t i : ref) expect[i] = 0;
   auto r = prune_by_activation_linf(m, stat, 0.4, PruneGroup::kTensor);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->zeros_after, k);
-  EXPECT_EQ(m.q, expect);
+  EXPECT_EQ(m.values, expect);
 }
 
 TEST(Pruning, ResultDoesNotDependOnThreads) {
   const size_t rows = 70, cols = 300;
   std::vector<float> stat(cols);
   for (size_t j = 0; j < cols; ++j) stat[j] = static_cast<float>((j * 37) % 17);
-  QuantizedMatrix one = random_matrix(rows, cols, 9, true);
-  QuantizedMatrix four = one;
+  Int8Matrix one = random_matrix(rows, cols, 9, true);
+  Int8Matrix four = one;
   ASSERT_TRUE(prune_by_activation_linf(one, stat, 0.3, PruneGroup::kRow, 1).ok());
   ASSERT_TRUE(prune_by_activation_linf(four, stat, 0.3, PruneGroup::kRow, 4).ok());
-  EXPECT_EQ(one.q, four.q);
+  EXPECT_EQ(one.values, four.values);
 }
 
 TEST(Pruning, DispatchTakesTheStatisticFromStats) {
@@ -305,40 +306,41 @@ TEST(Pruning, DispatchTakesTheStatisticFromStats) {
   for (size_t i = 0; i < x.size(); ++i) x[i] = gauss(rng) * (i % cols == 5 ? 40.0f : 1.0f);
   CalibrationStats stats;
   ASSERT_TRUE(stats.observe(x.data(), 50, cols).ok());
-  const QuantizedMatrix base = random_matrix(rows, cols, 11, false);
+  const Int8Matrix base = random_matrix(rows, cols, 11, false);
 
-  QuantizedMatrix a = base, b = base;
+  Int8Matrix a = base, b = base;
   ASSERT_TRUE(prune_int8_weights(PruneMethod::kDc, a, stats, 0.5, PruneGroup::kRow).ok());
   ASSERT_TRUE(prune_by_activation_linf(b, stats.max_abs(), 0.5, PruneGroup::kRow).ok());
-  EXPECT_EQ(a.q, b.q);
+  EXPECT_EQ(a.values, b.values);
   a = base, b = base;
   ASSERT_TRUE(prune_int8_weights(PruneMethod::kWanda, a, stats, 0.5, PruneGroup::kRow).ok());
   ASSERT_TRUE(prune_wanda(b, stats.l2_norm(), 0.5, PruneGroup::kRow).ok());
-  EXPECT_EQ(a.q, b.q);
+  EXPECT_EQ(a.values, b.values);
   a = base, b = base;
   ASSERT_TRUE(prune_int8_weights(PruneMethod::kMagnitude, a, stats, 0.5, PruneGroup::kRow).ok());
   ASSERT_TRUE(prune_magnitude(b, 0.5, PruneGroup::kRow).ok());
-  EXPECT_EQ(a.q, b.q);
+  EXPECT_EQ(a.values, b.values);
   a = base;
   auto none = prune_int8_weights(PruneMethod::kNone, a, stats, 0.5, PruneGroup::kRow);
   ASSERT_TRUE(none.ok());
-  EXPECT_EQ(a.q, base.q);
+  EXPECT_EQ(a.values, base.values);
   EXPECT_EQ(none->zeros_after, 0u);
   CalibrationStats narrow(cols - 1);
   EXPECT_FALSE(prune_int8_weights(PruneMethod::kDc, a, narrow, 0.5, PruneGroup::kRow).ok());
 }
 
 // ||X Wq^T - X Wp^T||_F / ||X Wq^T||_F: the output error pruning adds to the quantized layer.
-double output_error(const std::vector<float>& x, size_t tokens, const QuantizedMatrix& q,
-                    const QuantizedMatrix& p) {
+double output_error(const std::vector<float>& x, size_t tokens, const Int8Matrix& q,
+                    const Int8Matrix& p) {
   auto wq = dequantize_weights_int8(q), wp = dequantize_weights_int8(p);
   double err = 0, norm = 0;
+  const auto rows = static_cast<size_t>(q.rows), cols = static_cast<size_t>(q.cols);
   for (size_t t = 0; t < tokens; ++t)
-    for (size_t o = 0; o < q.rows; ++o) {
+    for (size_t o = 0; o < rows; ++o) {
       double yq = 0, yp = 0;
-      for (size_t j = 0; j < q.cols; ++j) {
-        yq += double{x[t * q.cols + j]} * (*wq)[o * q.cols + j];
-        yp += double{x[t * q.cols + j]} * (*wp)[o * q.cols + j];
+      for (size_t j = 0; j < cols; ++j) {
+        yq += double{x[t * cols + j]} * (*wq)[o * cols + j];
+        yp += double{x[t * cols + j]} * (*wp)[o * cols + j];
       }
       err += (yq - yp) * (yq - yp);
       norm += yq * yq;
@@ -360,7 +362,7 @@ TEST(Pruning, DcKeepsTheOutputCloserThanMagnitudeUnderOutlierChannels) {
   ASSERT_TRUE(q.ok());
   for (double s : {0.2, 0.4, 0.6}) {
     for (PruneGroup g : {PruneGroup::kRow, PruneGroup::kTensor}) {
-      QuantizedMatrix dc = *q, wanda = *q, mag = *q;
+      Int8Matrix dc = *q, wanda = *q, mag = *q;
       ASSERT_TRUE(prune_int8_weights(PruneMethod::kDc, dc, stats, s, g).ok());
       ASSERT_TRUE(prune_int8_weights(PruneMethod::kWanda, wanda, stats, s, g).ok());
       ASSERT_TRUE(prune_int8_weights(PruneMethod::kMagnitude, mag, stats, s, g).ok());

@@ -50,14 +50,14 @@ SyntheticLayer make_layer() {
   return l;
 }
 
-double int8_entropy(const QuantizedMatrix& m) {
-  return order0_entropy_bits({reinterpret_cast<const uint8_t*>(m.q.data()), m.q.size()});
+double int8_entropy(const Int8Matrix& m) {
+  return order0_entropy_bits({reinterpret_cast<const uint8_t*>(m.values.data()), m.values.size()});
 }
 
 // Order-0 entropy (bits per weight) of the weights scaled by `method` at `alpha`, quantized
 // with `scheme`.
 double scaled_entropy(const SyntheticLayer& l, const CalibrationStats& stats, ScaleMethod method,
-                      double alpha, const WeightQuantScheme& scheme) {
+                      double alpha, const Int8Layout& scheme) {
   const std::vector<ConstMatrixView> mats = {{l.w, l.out, l.in}};
   auto wmax = column_absmax(mats);
   EXPECT_TRUE(wmax.ok());
@@ -74,7 +74,7 @@ TEST(CompressionAwareScaling, LargerAlphaLowersPerTensorInt8Entropy) {
   const SyntheticLayer l = make_layer();
   CalibrationStats stats;
   ASSERT_TRUE(stats.observe(l.x.data(), l.tokens, l.in).ok());
-  const WeightQuantScheme per_tensor{};
+  const Int8Layout per_tensor{};
   const std::vector<double> alphas = {0.0, 0.25, 0.5, 0.75, 0.9, 1.0};
   std::vector<double> h;
   for (double a : alphas) h.push_back(scaled_entropy(l, stats, ScaleMethod::kDc, a, per_tensor));

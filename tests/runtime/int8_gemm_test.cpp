@@ -50,7 +50,7 @@ struct Problem {
     return scheme.scheme == QuantScheme::kGroup ? (K + scheme.group - 1) / scheme.group : 1;
   }
   Int8Activations xs() const { return {x.data(), M, K, sx.data(), x_per_tensor}; }
-  Int8Weights ws() const { return {w.data(), N, K, scheme.scheme, scheme.group, sw.data()}; }
+  Int8MatrixView ws() const { return {{scheme.scheme, N, K, scheme.group}, w.data(), sw.data()}; }
   const float* b() const { return bias.empty() ? nullptr : bias.data(); }
 };
 
@@ -292,7 +292,7 @@ TEST(Int8Gemm, CloseToFloatProduct) {
   }
   Int8ActivationBuffer buf;
   const Int8Activations xa = buf.quantize(xf.data(), M, K);
-  const Int8Weights w{wq.data(), N, K, QuantScheme::kPerChannel, 0, sw.data()};
+  const Int8MatrixView w{{QuantScheme::kPerChannel, N, K, 0}, wq.data(), sw.data()};
   ASSERT_TRUE(validate_int8_weights(w).ok());
   std::vector<float> y(static_cast<size_t>(M) * N);
   int8_gemm(xa, w, nullptr, y.data(), 2);
@@ -319,9 +319,9 @@ TEST(Int8Gemm, CloseToFloatProduct) {
 TEST(Int8Gemm, ValidateWeights) {
   const int8_t data[8] = {};
   const float scales[8] = {1, 1, 1, 1, 1, 1, 1, 1};
-  Int8Weights w{data, 2, 4, QuantScheme::kPerChannel, 0, scales};
+  Int8MatrixView w{{QuantScheme::kPerChannel, 2, 4, 0}, data, scales};
   EXPECT_TRUE(validate_int8_weights(w).ok());
-  Int8Weights bad = w;
+  Int8MatrixView bad = w;
   bad.rows = 0;
   EXPECT_EQ(validate_int8_weights(bad).code(), StatusCode::kInvalidArgument);
   bad = w;

@@ -63,9 +63,9 @@ TEST_P(LinearInt8, MatchesFloatProductWithinQuantizationError) {
     scales = {quantize_int8_per_tensor(w, q)};
   }
   Int8LinearParams p;
-  p.weights = {q.data(), out,
-               in,       c.per_channel ? QuantScheme::kPerChannel : QuantScheme::kPerTensor,
-               0,        scales.data()};
+  p.weights = {{c.per_channel ? QuantScheme::kPerChannel : QuantScheme::kPerTensor, out, in, 0},
+               q.data(),
+               scales.data()};
   ASSERT_TRUE(validate_int8_weights(p.weights).ok());
   p.bias = bias.data();
   p.input_scale = c.input_scale ? s.data() : nullptr;
@@ -92,7 +92,7 @@ TEST(LinearInt8Batch, OneBatchEqualsTokensOneByOne) {
   std::vector<int8_t> q(w.size());
   const float scale = quantize_int8_per_tensor(w, q);
   Int8LinearParams p;
-  p.weights = {q.data(), out, in, QuantScheme::kPerTensor, 0, &scale};
+  p.weights = {{QuantScheme::kPerTensor, out, in, 0}, q.data(), &scale};
   const auto x = random_floats(3 * in, 1.0f, 22);
   std::vector<float> batch(3 * out), single(3 * out);
   linear_int8_forward(p, x.data(), 3, batch.data(), 1);

@@ -41,8 +41,8 @@ TEST(Int8Linear, MatchesFloatLinearWithinQuantizationError) {
 
   std::vector<int8_t> q(w.size());
   const float scale = quantize_int8_per_tensor(w, q);
-  Int8Weights iw{q.data(), static_cast<int>(out), static_cast<int>(in), QuantScheme::kPerTensor, 0,
-                 &scale};
+  Int8MatrixView iw{{QuantScheme::kPerTensor, static_cast<int64_t>(out), static_cast<int64_t>(in), 0},
+                    q.data(), &scale};
   for (bool with_input_scale : {false, true}) {
     std::vector<float> xs = x;
     if (with_input_scale)

