@@ -8,7 +8,8 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 2) return 0;
   dcllm::RansEncodeOptions opt;
-  opt.precision = data[0] % 5 == 0 ? 0 : 11 + data[0] % 5;  // 0 (auto) or 12..15
+  opt.precision = data[0] % 6 == 0 ? 0 : 7 + data[0] % 6;  // 0 (auto) or 8..12
+  opt.escapes = (data[0] & 0x80) == 0;
   opt.segment_bytes = size_t{4096} << (data[1] % 3);
   opt.isa = data[1] & 0x80 ? dcllm::RansIsa::kScalar : dcllm::RansIsa::kAuto;
   std::span<const uint8_t> in(data + 2, size - 2);

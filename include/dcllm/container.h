@@ -18,7 +18,9 @@
 namespace dcllm {
 
 inline constexpr std::array<uint8_t, 8> kContainerMagic = {'D', 'C', 'L', 'L', 'M', 0, 0, 0};
-inline constexpr uint32_t kContainerVersion = 1;
+// Version 2: every chunk covers whole rows (slices of the outermost dimension) and the index
+// records each chunk's rows. Version-1 files are refused with a message naming both versions.
+inline constexpr uint32_t kContainerVersion = 2;
 // Every chunk starts at a file offset that is a multiple of this (SIMD loads, O_DIRECT-ish I/O).
 inline constexpr uint64_t kContainerAlignment = 64;
 // Caps that bound every allocation a reader makes from index fields.
@@ -61,8 +63,16 @@ Expected<uint64_t> tensor_raw_bytes(const TensorSpec& spec);
 // Checks name, rank, size and quantization parameters of a spec against the format's rules.
 Status validate_tensor_spec(const TensorSpec& spec);
 
-// One chunk: a contiguous byte range [raw_offset, raw_offset + raw_size) of the tensor's raw
-// form, coded as one frame of `codec`, stored at file offset `offset`.
+// A tensor's rows for chunking: slices of its outermost dimension (for a 2-D weight [out, in]
+// the matrix rows, i.e. output channels; a scalar is one row of one element).
+uint64_t tensor_row_count(const TensorSpec& spec);
+// Bytes of one row: raw bytes / rows (0 for an empty tensor). Needs a valid spec.
+uint64_t tensor_row_bytes(const TensorSpec& spec);
+
+// One chunk: rows [first_row, first_row + row_count) of the tensor, i.e. the contiguous byte
+// range [raw_offset, raw_offset + raw_size) of its raw form (raw_offset = first_row * row bytes,
+// raw_size = row_count * row bytes), coded as one frame of `codec`, stored at file offset
+// `offset`. The index stores the rows; the byte range is derived from them.
 struct ChunkInfo {
   uint64_t offset = 0;
   uint64_t stored_size = 0;
@@ -70,6 +80,8 @@ struct ChunkInfo {
   uint64_t raw_size = 0;
   uint64_t xxh3 = 0;  // XXH3_64bits of the stored bytes
   std::string codec;
+  uint64_t first_row = 0;
+  uint64_t row_count = 0;
 };
 
 struct TensorEntry {
@@ -79,9 +91,27 @@ struct TensorEntry {
   std::vector<ChunkInfo> chunks;
 };
 
-// The number of chunks add_tensor makes of `raw_bytes` bytes at `chunk_bytes` per chunk
-// (0 = one chunk; every chunk is capped at kMaxChunkRawBytes).
-uint64_t container_chunk_count(uint64_t raw_bytes, uint64_t chunk_bytes);
+// How the writer cuts a tensor into chunks of whole rows: at most `rows` rows per chunk or, when
+// rows is 0, at most `bytes` raw bytes per chunk (but at least one row); both 0: as few chunks
+// as kMaxChunkRawBytes allows. No chunk exceeds kMaxChunkRawBytes.
+struct ChunkSplit {
+  uint64_t rows = 0;
+  uint64_t bytes = 0;
+};
+// The chunks a split makes of a tensor: the fewest that respect it, rows spread evenly (the
+// first `rows % chunks` chunks have one row more than the others).
+struct ChunkRowSplit {
+  uint64_t rows = 0;    // the tensor's rows
+  uint64_t chunks = 0;  // 0 exactly when the tensor has no bytes
+  uint64_t first_row(uint64_t k) const { return k * base() + (k < extra() ? k : extra()); }
+  uint64_t row_count(uint64_t k) const { return base() + (k < extra() ? 1 : 0); }
+
+ private:
+  uint64_t base() const { return chunks ? rows / chunks : 0; }
+  uint64_t extra() const { return chunks ? rows % chunks : 0; }
+};
+// kInvalidArgument when the spec is invalid or one row is larger than kMaxChunkRawBytes.
+Expected<ChunkRowSplit> split_tensor_rows(const TensorSpec& spec, ChunkSplit split);
 
 // Builds a .dcllm file. Coded chunks are buffered in an unlinked temporary file beside the
 // target until finish() (the index precedes the data); the file itself is written to a
@@ -100,13 +130,40 @@ class ContainerWriter {
   // Threads used to code the chunks of one tensor (0 = all hardware threads; default).
   void set_threads(unsigned threads);
 
-  // Splits `raw` (exactly tensor_raw_bytes(spec) bytes) into chunks of `chunk_bytes`
-  // (0 = whole tensor, capped at kMaxChunkRawBytes) and codes each with `codec`.
+  // Splits `raw` (exactly tensor_raw_bytes(spec) bytes) into chunks of whole rows as `split`
+  // says and codes each with `codec`.
   Status add_tensor(const TensorSpec& spec, std::span<const uint8_t> raw, std::string_view codec,
-                    uint64_t chunk_bytes = 0);
-  // Same with a codec per chunk: chunk_codecs.size() == container_chunk_count(raw, chunk_bytes).
+                    ChunkSplit split = {});
+  // The same with at most `chunk_bytes` raw bytes per chunk (whole rows; 0 = as few as allowed).
+  Status add_tensor(const TensorSpec& spec, std::span<const uint8_t> raw, std::string_view codec,
+                    uint64_t chunk_bytes) {
+    return add_tensor(spec, raw, codec, ChunkSplit{0, chunk_bytes});
+  }
+  // Same with a codec per chunk: chunk_codecs.size() == split_tensor_rows(spec, split)->chunks.
   Status add_tensor(const TensorSpec& spec, std::span<const uint8_t> raw,
-                    std::span<const std::string> chunk_codecs, uint64_t chunk_bytes);
+                    std::span<const std::string> chunk_codecs, ChunkSplit split);
+  Status add_tensor(const TensorSpec& spec, std::span<const uint8_t> raw,
+                    std::span<const std::string> chunk_codecs, uint64_t chunk_bytes) {
+    return add_tensor(spec, raw, chunk_codecs, ChunkSplit{0, chunk_bytes});
+  }
+
+  // One chunk handed to add_tensor_chunks: `row_count` rows, as raw bytes to code with `codec`
+  // (stored = false; bytes.size() = row_count * row bytes), or as bytes already coded with
+  // `codec` that are copied as they are (stored = true; XXH3(bytes) must equal `xxh3`, so a
+  // chunk damaged between reading and writing is refused). What repack uses.
+  struct ChunkInput {
+    uint64_t row_count = 0;
+    std::string codec;
+    std::span<const uint8_t> bytes;
+    bool stored = false;
+    uint64_t xxh3 = 0;
+  };
+  // Adds a tensor from its chunks, in row order; their rows must add up to the tensor's.
+  Status add_tensor_chunks(const TensorSpec& spec, std::span<const ChunkInput> chunks);
+
+  // Replaces the metadata given to create() (a JSON object); allowed until finish(), so a
+  // caller may store figures it knows only once every tensor is added.
+  Status set_metadata(const nlohmann::json& metadata);
 
   // Writes header, metadata, index and data, then renames into place. Call once.
   Status finish();

@@ -1,5 +1,5 @@
-// Our static order-0 rANS codec: 32 interleaved lanes, 32-bit states, 16-bit renormalisation,
-// one frequency table per stream, independently decodable segments (docs/format.md, "rANS").
+// Our static order-0 rANS codec: 64 interleaved lanes, 32-bit states, 16-bit renormalisation,
+// <= 12-bit precision with escapes for rare bytes, independent segments (docs/rans-format.md).
 #pragma once
 
 #include <array>
@@ -12,9 +12,9 @@
 
 namespace dcllm {
 
-inline constexpr int kRansLanes = 32;
-inline constexpr int kRansMinPrecision = 12;
-inline constexpr int kRansMaxPrecision = 15;
+inline constexpr int kRansLanes = 64;
+inline constexpr int kRansMinPrecision = 8;
+inline constexpr int kRansMaxPrecision = 12;
 inline constexpr size_t kRansDefaultSegmentBytes = size_t{256} << 10;
 
 enum class RansIsa { kAuto, kScalar, kAvx2, kAvx512 };
@@ -23,8 +23,10 @@ const char* rans_isa_name(RansIsa isa);
 bool rans_isa_supported(RansIsa isa);
 
 struct RansEncodeOptions {
-  size_t segment_bytes = kRansDefaultSegmentBytes;  // raw bytes per independently decodable segment
-  int precision = 0;             // probability precision bits 12..15; 0 picks the smallest stream
+  // Raw bytes per independently decodable segment: a multiple of 64 in [4 KiB, 1 GiB].
+  size_t segment_bytes = kRansDefaultSegmentBytes;
+  int precision = 0;             // probability precision bits 8..12; 0 picks the smallest stream
+  bool escapes = true;           // let rare bytes escape the table (false: every byte in it)
   unsigned threads = 1;          // 0 = all hardware threads
   RansIsa isa = RansIsa::kAuto;  // encoder kernel (scalar or avx2); all produce identical bytes
 };

@@ -17,6 +17,26 @@ enum class StatusCode {
   kInternal,         // a bug: an invariant of our own code broke
 };
 
+// "ok", "invalid_argument", "io_error", "corrupt", "unsupported", "internal": the `type` of
+// the CLI's JSON error objects.
+inline const char* status_code_name(StatusCode code) {
+  switch (code) {
+    case StatusCode::kOk:
+      return "ok";
+    case StatusCode::kInvalidArgument:
+      return "invalid_argument";
+    case StatusCode::kIoError:
+      return "io_error";
+    case StatusCode::kCorrupt:
+      return "corrupt";
+    case StatusCode::kUnsupported:
+      return "unsupported";
+    case StatusCode::kInternal:
+      break;
+  }
+  return "internal";
+}
+
 class [[nodiscard]] Status {
  public:
   Status() = default;

@@ -50,6 +50,12 @@ Expected<CalibrationWindows> plan_calibration_windows(const ModelConfig& config,
 
 Expected<std::map<std::string, CalibrationStats>> calibrate_activations(
     const Model& model, std::span<const int32_t> text_tokens, const CalibrationOptions& opts) {
+  return calibrate_activations(model, text_tokens, opts, nullptr);
+}
+
+Expected<std::map<std::string, CalibrationStats>> calibrate_activations(
+    const Model& model, std::span<const int32_t> text_tokens, const CalibrationOptions& opts,
+    std::map<std::string, InputGram>* grams) {
   DCLLM_ASSIGN_OR_RETURN(CalibrationWindows plan,
                          plan_calibration_windows(model.config, text_tokens, opts));
   TransformerOptions topts;
@@ -60,6 +66,8 @@ Expected<std::map<std::string, CalibrationStats>> calibrate_activations(
   std::map<std::string, CalibrationStats> stats;
   for (const Linear* l : t.linears()) {
     stats.emplace(l->name(), CalibrationStats(static_cast<size_t>(l->in_features())));
+    if (grams && opts.gram_linears.count(l->name()))
+      grams->emplace(l->name(), InputGram(static_cast<size_t>(l->in_features())));
   }
   Status observe_status;
   t.set_observer([&](const std::string& name, const float* x, size_t rows, size_t cols) {
@@ -70,6 +78,9 @@ Expected<std::map<std::string, CalibrationStats>> calibrate_activations(
       return;
     }
     observe_status = it->second.observe(x, rows, cols);
+    if (!observe_status.ok() || !grams) return;
+    if (auto g = grams->find(name); g != grams->end())
+      observe_status = g->second.observe(x, rows, cols, opts.threads);
   });
 
   const bool all_logits = !model.config.tied_classifier;

@@ -5,10 +5,12 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <set>
 #include <span>
 #include <string>
 
 #include "calib/calibration_stats.h"
+#include "calib/input_gram.h"
 #include "dcllm/status.h"
 #include "model/model.h"
 
@@ -19,6 +21,9 @@ struct CalibrationOptions {
   int64_t ctx = 256;      // window length, BOS included; every window starts from an empty cache
   unsigned threads = 2;
   std::string text_name = "calibration text";  // names the text in error messages
+  // Linears whose input Gram matrix XᵀX is accumulated too (for GPTQ rounding): K x K floats
+  // each, and as much compute again as those linears' own forward.
+  std::set<std::string> gram_linears;
   // Called after each window with (windows done, windows total).
   std::function<void(int64_t, int64_t)> on_progress;
 };
@@ -43,5 +48,9 @@ Expected<CalibrationWindows> plan_calibration_windows(const ModelConfig& config,
 // recorded from each window's last token only, saving the [ctx, vocab] logits).
 Expected<std::map<std::string, CalibrationStats>> calibrate_activations(
     const Model& model, std::span<const int32_t> text_tokens, const CalibrationOptions& opts);
+// The same, also filling `grams` (keyed like the statistics) for opts.gram_linears.
+Expected<std::map<std::string, CalibrationStats>> calibrate_activations(
+    const Model& model, std::span<const int32_t> text_tokens, const CalibrationOptions& opts,
+    std::map<std::string, InputGram>* grams);
 
 }  // namespace dcllm

@@ -4,12 +4,15 @@
 //   bench codecs --json:
 //     {"input": str, "bytes": int, "entropy_bits": float, "bound_ratio": float|null,
 //      "runs": int, "codecs": [{"name": str, "ratio": float, "compress_mbps": float,
-//      "decompress_mbps": float, "compressed_bytes": int, "bound_fraction": float}]}
+//      "decompress_mbps": float, "compress_cpu_mbps": float, "decompress_cpu_mbps": float,
+//      "compressed_bytes": int, "bound_fraction": float}]}
 //     bound_ratio = 8 / entropy_bits (null when entropy_bits is 0); bound_fraction =
-//     ratio / bound_ratio; MB/s = 10^6 uncompressed bytes per second, median of `runs`.
+//     ratio / bound_ratio; MB/s = 10^6 uncompressed bytes per second, median of `runs`
+//     (wall clock; *_cpu_mbps from the thread's CPU time). Codecs' runs are interleaved.
 //   bench decode-threads --json:
 //     {"input": str, "bytes": int, "threads": int, "mbps_1": float, "mbps_n": float,
-//      "speedup": float}
+//      "speedup": float, "mbps_1_best": float, "mbps_n_best": float, "speedup_best": float}
+//     (medians, then the fastest run of each setting)
 #include <fmt/core.h>
 
 #include <cmath>
@@ -108,11 +111,10 @@ Status run_bench_codecs(const CodecsOptions& o) {
   const double entropy = order0_entropy_bits(input.bytes);
   const double bound = order0_bound_ratio(entropy);
 
-  std::vector<CodecMeasurement> results;
-  for (const auto& codec : codecs) {
-    DCLLM_ASSIGN_OR_RETURN(CodecMeasurement m, measure_codec(*codec, input.bytes, o.runs));
-    results.push_back(std::move(m));
-  }
+  std::vector<const Codec*> order;
+  for (const auto& codec : codecs) order.push_back(codec.get());
+  DCLLM_ASSIGN_OR_RETURN(std::vector<CodecMeasurement> results,
+                         measure_codecs(order, input.bytes, o.runs));
 
   if (o.json) {
     nlohmann::ordered_json report;
@@ -127,6 +129,8 @@ Status run_bench_codecs(const CodecsOptions& o) {
                                   {"ratio", m.ratio},
                                   {"compress_mbps", m.compress_mbps},
                                   {"decompress_mbps", m.decompress_mbps},
+                                  {"compress_cpu_mbps", m.compress_cpu_mbps},
+                                  {"decompress_cpu_mbps", m.decompress_cpu_mbps},
                                   {"compressed_bytes", m.compressed_bytes},
                                   {"bound_fraction", m.ratio / bound}});
     }
@@ -139,17 +143,21 @@ Status run_bench_codecs(const CodecsOptions& o) {
   const bool bounded = std::isfinite(bound);  // H0 = 0: one symbol, no finite bound
   fmt::print("entropy  H0 = {:.4f} bits/byte, order-0 bound 8/H0 = {}\n", entropy,
              bounded ? fmt::format("{:.4f}x", bound) : std::string("unbounded"));
-  fmt::print("timing   median of {} run{} after 1 warm-up, single thread, MB = 10^6 bytes\n\n",
-             o.runs, o.runs == 1 ? "" : "s");
+  fmt::print(
+      "timing   median of {} run{} after 1 warm-up, runs of all codecs interleaved, single "
+      "thread, MB = 10^6 bytes; CPU = the thread's CPU time\n\n",
+      o.runs, o.runs == 1 ? "" : "s");
   size_t name_width = 5;
   for (const CodecMeasurement& m : results) name_width = std::max(name_width, m.name.size());
-  fmt::print("{:<{}}  {:>10}  {:>8}  {:>12}  {:>13}  {:>15}\n", "codec", name_width, "ratio",
-             "of bound", "compressed", "compress MB/s", "decompress MB/s");
+  fmt::print("{:<{}}  {:>10}  {:>8}  {:>12}  {:>13}  {:>15}  {:>9}  {:>11}\n", "codec", name_width,
+             "ratio", "of bound", "compressed", "compress MB/s", "decompress MB/s", "CPU comp.",
+             "CPU decomp.");
   for (const CodecMeasurement& m : results) {
     const std::string of_bound =
         bounded ? fmt::format("{:.1f}%", 100.0 * m.ratio / bound) : std::string("-");
-    fmt::print("{:<{}}  {:>10.4f}  {:>8}  {:>12}  {:>13.1f}  {:>15.1f}\n", m.name, name_width,
-               m.ratio, of_bound, m.compressed_bytes, m.compress_mbps, m.decompress_mbps);
+    fmt::print("{:<{}}  {:>10.4f}  {:>8}  {:>12}  {:>13.1f}  {:>15.1f}  {:>9.1f}  {:>11.1f}\n",
+               m.name, name_width, m.ratio, of_bound, m.compressed_bytes, m.compress_mbps,
+               m.decompress_mbps, m.compress_cpu_mbps, m.decompress_cpu_mbps);
   }
   return Status::Ok();
 }
@@ -173,18 +181,22 @@ Status run_bench_decode_threads(const DecodeThreadsOptions& o) {
     report["mbps_1"] = m.mbps_1;
     report["mbps_n"] = m.mbps_n;
     report["speedup"] = m.speedup;
+    report["mbps_1_best"] = m.mbps_1_best;
+    report["mbps_n_best"] = m.mbps_n_best;
+    report["speedup_best"] = m.speedup_best;
     fmt::print("{}\n", report.dump(2));
     return Status::Ok();
   }
   fmt::print("input    {} ({})\n", input.label, input.description);
   fmt::print("bytes    {} raw, {} coded (rans, default segments of {} bytes)\n", input.bytes.size(),
              m.encoded_bytes, kRansDefaultSegmentBytes);
-  fmt::print("timing   median of {} run{} after 1 warm-up, MB = 10^6 bytes\n\n", o.runs,
+  fmt::print("timing   median and best of {} run{} after 1 warm-up, MB = 10^6 bytes\n\n", o.runs,
              o.runs == 1 ? "" : "s");
   const std::string many = fmt::format("decode, {} threads", m.threads);
-  fmt::print("{:<20}  {:>10.1f} MB/s\n", "decode, 1 thread", m.mbps_1);
-  fmt::print("{:<20}  {:>10.1f} MB/s\n", many, m.mbps_n);
-  fmt::print("{:<20}  {:>10.2f}x\n", "speedup", m.speedup);
+  fmt::print("{:<20}  {:>10}  {:>10}\n", "", "median", "best");
+  fmt::print("{:<20}  {:>10.1f}  {:>10.1f} MB/s\n", "decode, 1 thread", m.mbps_1, m.mbps_1_best);
+  fmt::print("{:<20}  {:>10.1f}  {:>10.1f} MB/s\n", many, m.mbps_n, m.mbps_n_best);
+  fmt::print("{:<20}  {:>9.2f}x  {:>9.2f}x\n", "speedup", m.speedup, m.speedup_best);
   return Status::Ok();
 }
 
@@ -232,6 +244,10 @@ void add_bench_command(CLI::App& app, Action& action) {
   add_codecs_command(bench, action);
   add_decode_threads_command(bench, action);
   add_bench_run_command(*bench, action);
+  add_bench_machine_command(*bench, action);
+  add_bench_tiers_command(*bench, action);
+  add_bench_gpu_command(*bench, action);
+  add_bench_fused_command(*bench, action);
 }
 
 }  // namespace dcllm::cli

@@ -8,11 +8,13 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/weights_options.h"
 #include "model/dcllm_model_metadata.h"
 #include "model/dcllm_model_reader.h"
 #include "model/model_loader.h"
 #include "runtime/generate.h"
 #include "runtime/transformer.h"
+#include "runtime/weight_plan.h"
 #include "runtime/weight_source.h"
 
 namespace dcllm::cli {
@@ -25,7 +27,7 @@ struct BenchRunArgs {
   int64_t gen_tokens = 64;
   unsigned threads = 2;
   bool json = false;
-  std::string weights = "resident";
+  WeightsArgs weights;
 };
 
 // The process's peak resident set (VmHWM of /proc/self/status: anonymous memory, file pages
@@ -57,7 +59,8 @@ bool has_int8_weights(const Model& m) {
 // Prompt as one batch, then greedy generation token by token, on a fresh Transformer; `memory`
 // gets the INT8 weight bytes its WeightSource held.
 Expected<GenerateStats> time_generation(const Model& model, const BenchRunArgs& a,
-                                        WeightMemory* memory = nullptr) {
+                                        WeightMemory* memory = nullptr,
+                                        std::string* tier = nullptr) {
   const ModelConfig& c = model.config;
   TransformerOptions topts;
   topts.threads = a.threads;
@@ -72,6 +75,7 @@ Expected<GenerateStats> time_generation(const Model& model, const BenchRunArgs& 
   g.max_new_tokens = a.gen_tokens;
   g.temperature = 0.0f;
   if (memory) *memory = transformer.weights().memory();
+  if (tier) *tier = std::string(transformer.weights().tier());
   return generate_tokens(transformer, prompt, g, -1, -1, [](int32_t, int32_t) {});
 }
 
@@ -80,8 +84,12 @@ Status bench_run(const BenchRunArgs& a) {
   LoadOptions load;
   load.tokenizer_path = a.tokenizer;
   load.threads = a.threads;
-  DCLLM_ASSIGN_OR_RETURN(WeightTier tier, parse_weight_tier(a.weights));
-  DCLLM_ASSIGN_OR_RETURN(Model model, load_model_with_weights(a.model, load, tier));
+  RunShape shape;
+  shape.prompt_tokens = a.prompt_tokens;
+  shape.gen_tokens = a.gen_tokens;
+  DCLLM_ASSIGN_OR_RETURN(WeightRequest wr, weight_request(a.weights, shape, a.threads));
+  WeightPlacement placement;
+  DCLLM_ASSIGN_OR_RETURN(Model model, load_model_placed(a.model, load, wr, &placement));
   const double load_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const ModelConfig& c = model.config;
@@ -94,7 +102,8 @@ Status bench_run(const BenchRunArgs& a) {
   }
   const bool w8a8 = has_int8_weights(model);
   WeightMemory held;
-  DCLLM_ASSIGN_OR_RETURN(GenerateStats s, time_generation(model, a, &held));
+  std::string tier = "resident";
+  DCLLM_ASSIGN_OR_RETURN(GenerateStats s, time_generation(model, a, &held, &tier));
   uint64_t mapped = 0, owned = 0, int8_bytes = 0, int8_stored = 0;
   weight_residency(model, &mapped, &owned);
   for (const auto& t : model.tensors()) {
@@ -106,7 +115,7 @@ Status bench_run(const BenchRunArgs& a) {
   const double rss_mib = static_cast<double>(rss) / 1048576.0;
   // A resident .dcllm also runs dequantized to float32 on the float path: the baseline W8A8
   // must beat (the other tiers have no decoded values to dequantize).
-  const bool float_baseline = w8a8 && tier == WeightTier::kResident;
+  const bool float_baseline = w8a8 && tier == "resident";
   GenerateStats f;
   if (float_baseline) {
     dequantize_int8_tensors(model);
@@ -115,7 +124,8 @@ Status bench_run(const BenchRunArgs& a) {
 
   if (a.json) {
     nlohmann::json j = {{"model", a.model},
-                        {"weights", weight_tier_name(tier)},
+                        {"weights", tier},
+                        {"weights_source", placement.source},
                         {"compute", w8a8 ? "w8a8" : "float32"},
                         {"threads", a.threads},
                         {"load_seconds", load_s},
@@ -132,7 +142,13 @@ Status bench_run(const BenchRunArgs& a) {
       j["weights_int8_stored_bytes"] = int8_stored;
       j["weight_memory"] = {{"decoded_bytes", held.decoded},
                             {"stored_bytes", held.stored},
-                            {"ring_bytes", held.ring}};
+                            {"ring_bytes", held.ring},
+                            {"scratch_bytes", held.scratch}};
+    }
+    if (wr.budget_bytes > 0) {
+      j["mem_budget_bytes"] = wr.budget_bytes;
+      j["minimum_bytes"] = placement.minimum_bytes;
+      j["predicted_bytes"] = placement.predicted_bytes;
     }
     if (float_baseline) {
       j["float32"] = {{"prompt_tokens_per_second", f.prompt_tokens_per_second()},
@@ -143,7 +159,12 @@ Status bench_run(const BenchRunArgs& a) {
     std::printf("model       %s (%s, %s)\n", a.model.c_str(), model.format.c_str(),
                 c.architecture.c_str());
     std::printf("load        %.3f s\n", load_s);
-    std::printf("weights     %s\n", std::string(weight_tier_name(tier)).c_str());
+    std::printf("weights     %s  (%s)\n", tier.c_str(), placement.source.c_str());
+    if (wr.budget_bytes > 0)
+      std::printf("mem budget  %.1f MiB  (minimum %.1f MiB, predicted %.1f MiB)\n",
+                  static_cast<double>(wr.budget_bytes) / 1048576.0,
+                  static_cast<double>(placement.minimum_bytes) / 1048576.0,
+                  static_cast<double>(placement.predicted_bytes) / 1048576.0);
     const char* tag = w8a8 ? "  [w8a8]" : "";
     std::printf("prompt      %lld tokens  %.1f tok/s%s\n", static_cast<long long>(s.prompt_tokens),
                 s.prompt_tokens_per_second(), tag);
@@ -199,9 +220,7 @@ void add_bench_run_command(CLI::App& bench, Action& action) {
       ->capture_default_str()
       ->check(CLI::Range(1u, 256u));
   cmd->add_flag("--json", args->json, "Print one JSON object");
-  cmd->add_option("--weights", args->weights, kWeightsHelp)
-      ->capture_default_str()
-      ->check(CLI::IsMember(kWeightTiers));
+  add_weights_options(cmd, args->weights);
   cmd->callback([&action, args] { action = [args] { return bench_run(*args); }; });
 }
 

@@ -8,15 +8,19 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "compress/compress_model.h"
+#include "core/byte_size.h"
 #include "core/parallel.h"
 #include "core/temp_files.h"
-#include "compress/compress_model.h"
 
 namespace dcllm::cli {
 namespace {
 
 struct CompressCliOptions {
   CompressOptions o;
+  std::string chunk_bytes;  // --chunk-bytes SIZE
+  std::string preset;       // --preset NAME
+  CLI::App* cmd = nullptr;  // to ask which options were given explicitly
   bool json = false;
 };
 
@@ -30,6 +34,15 @@ Status run_compress(CompressCliOptions& a) {
       if (done == total) std::fputc('\n', stderr);
       std::fflush(stderr);
     };
+  }
+  if (!a.preset.empty()) {
+    DCLLM_RETURN_IF_ERROR(apply_preset(a.preset, a.o, [&](std::string_view option) {
+      return a.cmd->count(std::string(option)) > 0;
+    }));
+  }
+  if (!a.chunk_bytes.empty()) {
+    DCLLM_ASSIGN_OR_RETURN(a.o.chunk_bytes, parse_byte_size(a.chunk_bytes, "--chunk-bytes"));
+    if (a.o.chunk_bytes == 0) return InvalidArgument("--chunk-bytes: must be at least 1 byte");
   }
   DCLLM_ASSIGN_OR_RETURN(CompressReport r, compress_model(a.o));
   if (a.json) {
@@ -60,6 +73,7 @@ void add_compress_command(CLI::App& app, Action& action) {
   o.threads = default_thread_count();
   auto* cmd = app.add_subcommand(
       "compress", "Calibrate, scale, INT8-quantize, prune and entropy-code a model into .dcllm");
+  a->cmd = cmd;
   cmd->add_option("model", o.model_path, "Model: llama2.c .bin, .gguf, or a Hugging Face directory")
       ->required();
   cmd->add_option("-o,--output", o.output_path,
@@ -74,13 +88,33 @@ void add_compress_command(CLI::App& app, Action& action) {
   cmd->add_option("--alpha", o.alpha, "Scaling exponent alpha (>= 0)")->capture_default_str();
   cmd->add_option("--wquant", o.wquant, "per-tensor | per-channel | group:N")
       ->capture_default_str();
-  cmd->add_option("--aquant", o.aquant, "per-token | per-tensor (run-time activations)")
+  cmd->add_option("--aquant", o.aquant,
+                  "Run-time activations: per-token | per-tensor | block:N | none (float)")
       ->capture_default_str();
+  cmd->add_option("--wlevels", o.wlevels, "Block linears' weight range +-N (1..127)")
+      ->capture_default_str();
+  cmd->add_option("--table-wlevels", o.table_wlevels,
+                  "Embedding and classifier weight range +-N (1..127)")
+      ->capture_default_str();
+  cmd->add_option("--rounding", o.rounding, "nearest | gptq (error feedback, calibration Gram)")
+      ->capture_default_str();
+  cmd->add_option("--gptq-damp", o.gptq_damp, "GPTQ damping, a share of the mean diagonal")
+      ->capture_default_str();
+  cmd->add_option("--preset", a->preset,
+                  "default | small: a bundle of the options above (docs/compress.md); options "
+                  "given explicitly win");
   cmd->add_option("--prune", o.prune, "dc | wanda | magnitude | none")->capture_default_str();
   cmd->add_option("--sparsity", o.sparsity, "Share of linear weights zeroed, in [0, 1)")
       ->capture_default_str();
   cmd->add_option("--prune-group", o.prune_group, "row | tensor")->capture_default_str();
   cmd->add_option("--codec", o.codec, "Codec for INT8 tensors")->capture_default_str();
+  auto* chunk_rows = cmd->add_option("--chunk-rows", o.chunk_rows,
+                                     "INT8 chunks of at most N whole rows (default: --chunk-bytes)")
+                         ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40));
+  cmd->add_option("--chunk-bytes", a->chunk_bytes,
+                  "INT8 chunks of at most SIZE raw bytes, whole rows (bytes, or KiB/MiB; "
+                  "default 64 KiB)")
+      ->excludes(chunk_rows);
   cmd->add_option("--threads", o.threads, "Worker threads")->check(CLI::PositiveNumber);
   cmd->add_flag("--json", a->json, "Print the report as JSON (schema: docs/compress.md)");
   cmd->callback([&action, a] { action = [a] { return run_compress(*a); }; });

@@ -1,15 +1,20 @@
 // `dcllm ppl MODEL --text FILE`: perplexity by the protocol in docs/models.md, as a line of
 // text or as JSON {"ppl", "nll", "tokens", "windows", "ctx"}.
+#include <unistd.h>
+
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/weights_options.h"
+#include "core/progress.h"
 #include "core/text_file.h"
 #include "eval/perplexity.h"
 #include "model/dcllm_model_reader.h"
 #include "model/model_loader.h"
 #include "runtime/transformer.h"
+#include "runtime/weight_plan.h"
 
 namespace dcllm::cli {
 namespace {
@@ -29,16 +34,22 @@ struct PplArgs {
   int64_t ctx = 0;
   int64_t chunks = 0;
   bool json = false;
+  bool progress = true;
   unsigned threads = 2;
-  std::string weights = "resident";
+  WeightsArgs weights;
 };
 
 Status run(const PplArgs& a) {
+  if (a.model.empty()) return InvalidArgument("ppl: no model given (MODEL or -m MODEL)");
   LoadOptions load;
   load.tokenizer_path = a.tokenizer;
-  load.threads = a.threads;
-  DCLLM_ASSIGN_OR_RETURN(WeightTier tier, parse_weight_tier(a.weights));
-  DCLLM_ASSIGN_OR_RETURN(Model model, load_model_with_weights(a.model, load, tier));
+  load.threads = resolve_threads(a.threads);
+  // The floor of a --mem-budget: windows of --ctx tokens (512 when not given: an upper bound).
+  RunShape shape;
+  shape.prompt_tokens = a.ctx > 0 ? a.ctx : 512;
+  shape.gen_tokens = 0;
+  DCLLM_ASSIGN_OR_RETURN(WeightRequest wr, weight_request(a.weights, shape, load.threads));
+  DCLLM_ASSIGN_OR_RETURN(Model model, load_model_placed(a.model, load, wr));
   DCLLM_ASSIGN_OR_RETURN(Tokenizer tokenizer, tokenizer_for(model));
   DCLLM_ASSIGN_OR_RETURN(std::string text, read_text_file(a.text));
 
@@ -54,12 +65,25 @@ Status run(const PplArgs& a) {
                            "protocol needs");
   }
   TransformerOptions topts;
-  topts.threads = a.threads;
+  topts.threads = load.threads;
+  topts.ring_slots = wr.ring_slots;
   topts.max_seq = ctx;
   DCLLM_ASSIGN_OR_RETURN(Transformer transformer, Transformer::create(model, topts));
   PerplexityOptions popts;
   popts.ctx = ctx;
   popts.max_windows = a.chunks;
+  // As llama-perplexity does: the running ppl after each window on stderr, "[k]ppl,", plus a
+  // progress line with ETA on a terminal.
+  Progress progress("ppl", a.progress);
+  popts.on_window = [&](int64_t done, int64_t total, const PerplexityResult& so_far) {
+    if (done == 1)
+      std::fprintf(stderr, "ppl: %lld windows of ctx %lld\n", static_cast<long long>(total),
+                   static_cast<long long>(ctx));
+    const std::string running = "[" + std::to_string(done) + "]" + std::to_string(so_far.ppl());
+    progress.update(done, total, running);
+    if (!a.json && !::isatty(STDERR_FILENO)) std::fprintf(stderr, "%s,", running.c_str());
+    if (!a.json && !::isatty(STDERR_FILENO) && done == total) std::fputc('\n', stderr);
+  };
   DCLLM_ASSIGN_OR_RETURN(PerplexityResult r, evaluate_perplexity(transformer, tokens, popts));
 
   const double mean_nll = r.tokens > 0 ? r.nll / static_cast<double>(r.tokens) : 0.0;
@@ -84,25 +108,24 @@ void add_ppl_command(CLI::App& app, Action& action) {
   auto args = std::make_shared<PplArgs>();
   auto* cmd = app.add_subcommand("ppl", "Perplexity of a model on a text file");
   cmd->footer(kProtocol);
-  cmd->add_option("model", args->model,
-                  "Model: llama2.c .bin, .gguf, .dcllm, or a Hugging Face directory")
-      ->required();
+  const char* model_help = "Model: llama2.c .bin, .gguf, .dcllm, or a Hugging Face directory";
+  cmd->add_option("model", args->model, model_help);
+  cmd->add_option("-m,--model", args->model, model_help);
   cmd->add_option("--tokenizer", args->tokenizer,
                   "llama2.c tokenizer.bin (for .bin models; default: tokenizer.bin beside it)");
-  cmd->add_option("--text", args->text, "UTF-8 text file to score")->required();
-  cmd->add_option("--ctx", args->ctx,
+  cmd->add_option("-f,--file,--text", args->text, "UTF-8 text file to score")->required();
+  cmd->add_option("-c,--ctx-size,--ctx", args->ctx,
                   "Window length in tokens, BOS included (default: 512 or the "
                   "model's context if smaller)")
       ->check(CLI::Range(int64_t{2}, int64_t{1} << 24));
   cmd->add_option("--chunks", args->chunks, "Use only the first K windows (default: all)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--json", args->json, "Print {\"ppl\", \"nll\", \"tokens\", \"windows\", \"ctx\"}");
-  cmd->add_option("--threads", args->threads, "Worker threads")
+  cmd->add_option("-t,--threads", args->threads, kThreadsHelp)
       ->capture_default_str()
-      ->check(CLI::Range(1u, 256u));
-  cmd->add_option("--weights", args->weights, kWeightsHelp)
-      ->capture_default_str()
-      ->check(CLI::IsMember(kWeightTiers));
+      ->check(CLI::Range(0u, 256u));
+  cmd->add_flag("!--no-progress", args->progress, "No progress line on the terminal");
+  add_weights_options(cmd, args->weights);
   cmd->callback([&action, args] { action = [args] { return run(*args); }; });
 }
 

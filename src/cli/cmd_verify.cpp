@@ -23,19 +23,17 @@ Status run_verify(const VerifyCliOptions& o) {
   options.threads = o.threads;
   VerifyReport report;
   Status st = verify_container(o.path, options, &report);
+  // A failure is printed by main() like every verb's: {"error": {"type", "message"}}.
+  if (!st.ok()) return st;
   if (o.json) {
-    nlohmann::ordered_json j = {{"file", o.path}, {"ok", st.ok()}};
-    if (st.ok()) {
-      j["tensors"] = report.tensors;
-      j["chunks"] = report.chunks;
-      j["raw_bytes"] = report.raw_bytes;
-      j["stored_bytes"] = report.stored_bytes;
-      j["file_bytes"] = report.file_bytes;
-    } else {
-      j["error"] = st.message();
-    }
+    nlohmann::ordered_json j = {{"file", o.path}, {"ok", true}};
+    j["tensors"] = report.tensors;
+    j["chunks"] = report.chunks;
+    j["raw_bytes"] = report.raw_bytes;
+    j["stored_bytes"] = report.stored_bytes;
+    j["file_bytes"] = report.file_bytes;
     fmt::print("{}\n", j.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace));
-  } else if (st.ok()) {
+  } else {
     fmt::print("OK: {} tensors, {} chunks verified\n", report.tensors, report.chunks);
   }
   std::fflush(stdout);

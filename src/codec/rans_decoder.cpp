@@ -48,23 +48,27 @@ RansIsa resolve_isa(RansIsa isa) {
   return RansIsa::kScalar;
 }
 
-bool decode_segment(const DecodeTable& table, RansIsa isa, std::span<const uint8_t> payload,
+bool decode_segment(const DecodeTable& table, RansIsa isa, const rans::Segment& seg,
                     std::span<uint8_t> out) {
   LaneCursor c;
   for (int lane = 0; lane < kRansLanes; ++lane) {
-    const uint8_t* p = payload.data() + 4 * lane;
+    const uint8_t* p = seg.states.data() + 4 * lane;
     c.state[lane] =
         uint32_t{p[0]} | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16 | uint32_t{p[3]} << 24;
   }
-  c.words = payload.data() + rans::kStateBytes;
-  c.words_end = payload.data() + payload.size();
+  c.words = seg.words.data();
+  c.words_end = seg.words.data() + seg.words.size();
+  c.esc = seg.escapes.data();
+  c.esc_end = seg.escapes.data() + seg.escapes.size();
   size_t done = 0;
-  if (isa == RansIsa::kAvx512) done = rans::decode_steps_avx512(table, c, out);
-  if (isa == RansIsa::kAvx2) done = rans::decode_steps_avx2(table, c, out);
-  if (!rans::decode_symbols_scalar(table, c, done, out.subspan(done))) return false;
+  bool ok = true;
+  if (isa == RansIsa::kAvx512) ok = rans::decode_steps_avx512(table, c, out, done);
+  if (isa == RansIsa::kAvx2) ok = rans::decode_steps_avx2(table, c, out, done);
+  if (!ok || !rans::decode_symbols_scalar(table, c, done, out.subspan(done))) return false;
   // A valid segment ends exactly where the encoder started: every lane back at the initial
-  // state and every word consumed. This catches most corruption that checksums would.
-  if (c.words != c.words_end) return false;
+  // state, every word and every escape consumed. This catches most corruption that checksums
+  // would.
+  if (c.words != c.words_end || c.esc != c.esc_end) return false;
   for (uint32_t x : c.state)
     if (x != rans::kStateLow) return false;
   return true;
@@ -91,12 +95,13 @@ Status rans_decode(std::span<const uint8_t> in, std::span<uint8_t> out,
       if (!out.empty()) std::memcpy(out.data(), s.stored.data(), out.size());
       return Status::Ok();
     case rans::Mode::kConstant:
-      std::memset(out.data(), s.constant_symbol, out.size());
+      if (!out.empty()) std::memset(out.data(), s.constant_symbol, out.size());
       return Status::Ok();
     case rans::Mode::kRans:
       break;
   }
-  const DecodeTable table = rans::build_decode_table(s.freq, s.header.precision);
+  DecodeTable table;
+  rans::build_decode_table(s, table);
   const RansIsa isa = resolve_isa(options.isa);
   const size_t seg = s.header.segment_bytes;
   std::atomic<size_t> first_bad{SIZE_MAX};

@@ -1,10 +1,11 @@
-// The rANS encoder: counts symbols, picks the precision that makes the stream smallest,
-// normalises frequencies, and encodes segments (in parallel) from last symbol to first.
+// The rANS encoder: counts symbols, picks the table (precision, escapes) that makes the stream
+// smallest, and encodes segments (in parallel) from last symbol to first.
 #include <bit>
 #include <cmath>
 #include <cstring>
 #include <string>
 
+#include "codec/rans_model.h"
 #include "codec/rans_stream.h"
 #include "core/cpu_features.h"
 #include "core/parallel.h"
@@ -31,25 +32,6 @@ std::array<uint64_t, 256> count_symbols(std::span<const uint8_t> in) {
   return counts;
 }
 
-size_t varint_bytes(uint32_t v) {
-  return v < 128 ? 1 : v < 16384 ? 2 : 3;
-}
-
-size_t table_bytes(const std::array<uint32_t, 256>& f) {
-  size_t n = rans::kBitmapBytes;
-  for (uint32_t v : f)
-    if (v) n += varint_bytes(v);
-  return n;
-}
-
-double coded_bits(const std::array<uint64_t, 256>& counts, const std::array<uint32_t, 256>& f,
-                  int precision) {
-  double bits = 0;
-  for (int s = 0; s < 256; ++s)
-    if (counts[s]) bits += counts[s] * (precision - std::log2(static_cast<double>(f[s])));
-  return bits;
-}
-
 void put_u32(uint8_t* p, uint32_t v) {
   for (int i = 0; i < 4; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
 }
@@ -67,7 +49,10 @@ void append_header(std::vector<uint8_t>& out, Mode mode, int precision, uint32_t
   out.insert(out.end(), h, h + sizeof(h));
 }
 
-inline void encode_symbol(const rans::EncSymbol& s, uint32_t& state, uint16_t*& ptr) {
+inline void encode_symbol(const rans::EncodeTable& t, uint8_t byte, uint32_t& state, uint16_t*& ptr,
+                          uint8_t*& esc) {
+  const rans::EncSymbol& s = t.sym[byte];
+  if (t.escaped[byte]) *--esc = byte;
   uint32_t x = state;
   const bool shed = x >= s.x_max;
   ptr[-1] = static_cast<uint16_t>(x);  // always stored, kept only when shed
@@ -77,55 +62,75 @@ inline void encode_symbol(const rans::EncSymbol& s, uint32_t& state, uint16_t*& 
   state = x + s.cum + q * s.cmpl;
 }
 
-// Encodes one segment into `payload`: 32 final states, then the 16-bit words in the order
-// the decoder reads them.
-void encode_segment(std::span<const uint8_t> in, const rans::EncodeTable& table, bool avx2,
-                    std::vector<uint8_t>& payload) {
+// One encoded segment: final lane states, then words and escapes in the order the decoder
+// reads them. Views into per-thread buffers, valid until that thread's next segment.
+struct EncodedSegment {
+  std::array<uint32_t, kRansLanes> state;
+  std::span<const uint16_t> words;
+  std::span<const uint8_t> escapes;
+};
+
+// Encodes one segment from its last symbol to its first, into thread-local buffers that are
+// reused: zeroing and page-faulting fresh ones per segment cost a fifth of the encode time.
+EncodedSegment encode_segment(std::span<const uint8_t> in, const rans::EncodeTable& table,
+                              bool avx2) {
   const size_t n = in.size(), steps = n / kRansLanes;
-  // At most one word per symbol; 8 spare slots in front let the kernels store unconditionally.
-  // The buffer is per thread and reused: zeroing and page-faulting a fresh one per segment
-  // cost a fifth of the encode time.
+  // At most one word and one escape per symbol; 8 spare word slots in front let the kernels
+  // store unconditionally.
   thread_local std::vector<uint16_t> words;
+  thread_local std::vector<uint8_t> escapes;
   if (words.size() < n + 8) words.resize(n + 8);
+  if (escapes.size() < n) escapes.resize(n);
   uint16_t* const end = words.data() + n + 8;
   uint16_t* ptr = end;
-  std::array<uint32_t, kRansLanes> state;
-  state.fill(kStateLow);
+  uint8_t* const esc_end = escapes.data() + n;
+  uint8_t* esc = esc_end;
+  EncodedSegment seg;
+  seg.state.fill(kStateLow);
   for (size_t i = n; i-- > steps * kRansLanes;)  // the partial last step goes first
-    encode_symbol(table.sym[in[i]], state[i % kRansLanes], ptr);
+    encode_symbol(table, in[i], seg.state[i % kRansLanes], ptr, esc);
   if (avx2) {
-    rans::encode_steps_avx2(table, state, in.data(), steps, ptr);
+    rans::encode_steps_avx2(table, seg.state, in.data(), steps, ptr, esc);
   } else {
-    rans::encode_steps_scalar(table, state, in.data(), steps, ptr);
+    rans::encode_steps_scalar(table, seg.state, in.data(), steps, ptr, esc);
   }
-  const size_t n_words = static_cast<size_t>(end - ptr);
-  payload.resize(rans::kStateBytes + 2 * n_words);
-  for (int lane = 0; lane < kRansLanes; ++lane) put_u32(payload.data() + 4 * lane, state[lane]);
-  static_assert(std::endian::native == std::endian::little, "words are stored little-endian");
-  std::memcpy(payload.data() + rans::kStateBytes, ptr, 2 * n_words);
+  seg.words = {ptr, static_cast<size_t>(end - ptr)};
+  seg.escapes = {esc, static_cast<size_t>(esc_end - esc)};
+  return seg;
+}
+
+size_t payload_bytes(size_t n_words, size_t n_esc) {
+  const size_t body = rans::kStateBytes + 2 * n_words + n_esc;
+  return body + rans::pad_to_align(body);
+}
+
+void append_stored(std::vector<uint8_t>& out, std::span<const uint8_t> in, uint32_t seg_bytes) {
+  append_header(out, Mode::kStored, 0, seg_bytes, in.size());
+  out.insert(out.end(), in.begin(), in.end());
 }
 
 }  // namespace
 
 namespace rans {
 void encode_steps_scalar(const EncodeTable& t, std::array<uint32_t, kRansLanes>& state,
-                         const uint8_t* in, size_t steps, uint16_t*& words) {
+                         const uint8_t* in, size_t steps, uint16_t*& words, uint8_t*& esc) {
   for (size_t s = steps; s-- > 0;) {
     const uint8_t* src = in + kRansLanes * s;
     for (int lane = kRansLanes - 1; lane >= 0; --lane)
-      encode_symbol(t.sym[src[lane]], state[lane], words);
+      encode_symbol(t, src[lane], state[lane], words, esc);
   }
 }
 }  // namespace rans
 
 Status rans_encode(std::span<const uint8_t> in, std::vector<uint8_t>& out,
                    const RansEncodeOptions& options) {
-  if (options.segment_bytes < 4096 || options.segment_bytes > (size_t{1} << 30))
-    return InvalidArgument("rans: segment size must be in [4 KiB, 1 GiB], got " +
+  if (options.segment_bytes < 4096 || options.segment_bytes > (size_t{1} << 30) ||
+      options.segment_bytes % kRansLanes != 0)
+    return InvalidArgument("rans: segment size must be a multiple of 64 in [4 KiB, 1 GiB], got " +
                            std::to_string(options.segment_bytes));
   if (options.precision != 0 &&
       (options.precision < kRansMinPrecision || options.precision > kRansMaxPrecision))
-    return InvalidArgument("rans: precision must be 0 (auto) or 12..15");
+    return InvalidArgument("rans: precision must be 0 (auto) or 8..12");
   if (options.isa == RansIsa::kAvx512 || !rans_isa_supported(options.isa))
     return InvalidArgument(std::string("rans: no ") + rans_isa_name(options.isa) +
                            " encoder on this CPU");
@@ -146,68 +151,89 @@ Status rans_encode(std::span<const uint8_t> in, std::vector<uint8_t>& out,
     return Status::Ok();
   }
 
-  // Pick the precision whose table + payload is smallest; ties go to the lower precision,
-  // whose decode table is packed (one gather per lane in the SIMD decoders).
+  const rans::TableChoice choice = rans::choose_table(counts, options.precision, options.escapes);
   const size_t n_seg = (in.size() - 1) / seg_bytes + 1;
-  int best_p = 0;
-  double best_bytes = INFINITY;
-  std::array<uint32_t, 256> freq{};
-  for (int p = kRansMinPrecision; p <= kRansMaxPrecision; ++p) {
-    if (options.precision != 0 && p != options.precision) continue;
-    std::array<uint32_t, 256> f = normalize_frequencies(counts, p);
-    double bytes = coded_bits(counts, f, p) / 8 + static_cast<double>(table_bytes(f));
-    if (bytes < best_bytes - 1.0) best_bytes = bytes, best_p = p, freq = f;
-  }
-  const double estimate = best_bytes + static_cast<double>(n_seg * (4 + rans::kStateBytes));
+  const double estimate =
+      choice.bytes + static_cast<double>(n_seg * (rans::kDirEntryBytes + rans::kStateBytes + 2));
   if (estimate >= static_cast<double>(in.size())) {
-    append_header(out, Mode::kStored, 0, seg_bytes, in.size());
-    out.insert(out.end(), in.begin(), in.end());
+    append_stored(out, in, seg_bytes);
     return Status::Ok();
   }
 
+  const int prec = choice.precision;
+  const uint32_t total = 1u << prec;
   rans::EncodeTable table;
-  table.precision = best_p;
-  const uint32_t total = 1u << best_p;
-  for (uint32_t s = 0, cum = 0; s < 256; cum += freq[s], ++s) {
-    if (!freq[s]) continue;
-    rans::EncSymbol& e = table.sym[s];
-    e.rcp = std::nextafter(1.0 / freq[s], INFINITY);
-    e.x_max = freq[s] << (32 - best_p);  // < 2^32 since freq < 2^precision
-    e.cum = cum;
-    e.cmpl = total - freq[s];
-    table.freq_cum[s] = freq[s] | cum << 16;
+  table.precision = prec;
+  std::array<uint32_t, 256> cum{};
+  for (uint32_t s = 0, c = 0; s < 256; c += choice.freq[s], ++s) cum[s] = c;
+  for (int b = 0; b < 256; ++b) {
+    const int coded = choice.escaped[b] ? choice.esc_symbol : b;
+    const uint32_t f = choice.freq[coded];
+    if (!f) continue;
+    rans::EncSymbol& e = table.sym[b];
+    e.rcp = std::nextafter(1.0 / f, INFINITY);
+    e.x_max = f << (32 - prec);  // < 2^32 since f < 2^precision
+    e.cum = cum[coded];
+    e.cmpl = total - f;
+    table.escaped[b] = choice.escaped[b];
+    table.packed[b] = f | cum[coded] << 12 | uint32_t{choice.escaped[b]} << 31;
   }
 
-  std::vector<std::vector<uint8_t>> payloads(n_seg);
-  parallel_for(n_seg, options.threads, [&](size_t i) {
-    size_t begin = i * seg_bytes;
-    size_t len = std::min<size_t>(seg_bytes, in.size() - begin);
-    encode_segment(in.subspan(begin, len), table, avx2, payloads[i]);
-  });
-
+  // Header and table first, then the directory and payloads, which segments fill in parallel
+  // once their sizes are known.
   const size_t start = out.size();
-  append_header(out, Mode::kRans, best_p, seg_bytes, in.size());
+  append_header(out, Mode::kRans, prec, seg_bytes, in.size());
+  out.push_back(choice.escapes ? 1 : 0);
+  out.push_back(choice.esc_symbol);
   uint8_t bitmap[rans::kBitmapBytes] = {};
   for (int s = 0; s < 256; ++s)
-    if (freq[s]) bitmap[s >> 3] |= static_cast<uint8_t>(1u << (s & 7));
+    if (choice.freq[s]) bitmap[s >> 3] |= static_cast<uint8_t>(1u << (s & 7));
   out.insert(out.end(), bitmap, bitmap + sizeof(bitmap));
   for (int s = 0; s < 256; ++s) {
-    for (uint32_t v = freq[s]; v;) {
+    for (uint32_t v = choice.freq[s]; v;) {
       uint8_t b = v & 0x7f;
       v >>= 7;
       out.push_back(v ? (b | 0x80) : b);
     }
   }
-  size_t dir = out.size();
-  out.resize(dir + 4 * n_seg);
-  for (size_t i = 0; i < n_seg; ++i)
-    put_u32(out.data() + dir + 4 * i, static_cast<uint32_t>(payloads[i].size()));
-  for (const auto& p : payloads) out.insert(out.end(), p.begin(), p.end());
+  out.resize(out.size() + rans::pad_to_align(out.size() - start));
+  const size_t dir = out.size();
 
-  if (out.size() - start >= rans::kHeaderBytes + in.size()) {  // the estimate was too hopeful
+  // Each payload is built by the thread that encodes its segment; they are concatenated once
+  // every size is known.
+  std::vector<std::vector<uint8_t>> payloads(n_seg);
+  std::vector<std::array<uint32_t, 2>> counts_dir(n_seg);
+  parallel_for(n_seg, options.threads, [&](size_t i) {
+    const size_t begin = i * size_t{seg_bytes};
+    const size_t len = std::min<size_t>(seg_bytes, in.size() - begin);
+    const EncodedSegment seg = encode_segment(in.subspan(begin, len), table, avx2);
+    std::vector<uint8_t>& p = payloads[i];
+    p.resize(payload_bytes(seg.words.size(), seg.escapes.size()));
+    for (int lane = 0; lane < kRansLanes; ++lane) put_u32(p.data() + 4 * lane, seg.state[lane]);
+    static_assert(std::endian::native == std::endian::little, "words are stored little-endian");
+    uint8_t* w = p.data() + rans::kStateBytes;
+    if (!seg.words.empty()) std::memcpy(w, seg.words.data(), 2 * seg.words.size());
+    if (!seg.escapes.empty())
+      std::memcpy(w + 2 * seg.words.size(), seg.escapes.data(), seg.escapes.size());
+    counts_dir[i] = {static_cast<uint32_t>(seg.words.size()),
+                     static_cast<uint32_t>(seg.escapes.size())};
+  });
+  size_t total_bytes = dir + rans::kDirEntryBytes * n_seg;
+  for (const auto& p : payloads) total_bytes += p.size();
+  if (total_bytes - start >= rans::kHeaderBytes + in.size()) {  // the estimate was too hopeful
     out.resize(start);
-    append_header(out, Mode::kStored, 0, seg_bytes, in.size());
-    out.insert(out.end(), in.begin(), in.end());
+    append_stored(out, in, seg_bytes);
+    return Status::Ok();
+  }
+  out.resize(total_bytes);
+  for (size_t i = 0; i < n_seg; ++i) {
+    put_u32(out.data() + dir + rans::kDirEntryBytes * i, counts_dir[i][0]);
+    put_u32(out.data() + dir + rans::kDirEntryBytes * i + 4, counts_dir[i][1]);
+  }
+  size_t pos = dir + rans::kDirEntryBytes * n_seg;
+  for (const auto& p : payloads) {
+    std::memcpy(out.data() + pos, p.data(), p.size());
+    pos += p.size();
   }
   return Status::Ok();
 }

@@ -1,5 +1,5 @@
-// Internal layout of a rANS stream (docs/rans-format.md) shared by the encoder and decoders:
-// header fields, the parsed view of a stream, and the decode table the SIMD kernels read.
+// Internal layout of a rANS stream (docs/rans-format.md, version 2) shared by the encoder and the
+// decoders: header fields, the parsed view of a stream, and the decode table the kernels read.
 #pragma once
 
 #include <array>
@@ -12,11 +12,13 @@
 namespace dcllm::rans {
 
 inline constexpr uint8_t kMagic = 0x52;  // 'R'
-inline constexpr uint8_t kVersion = 1;
+inline constexpr uint8_t kVersion = 2;
 inline constexpr size_t kHeaderBytes = 16;
 inline constexpr size_t kBitmapBytes = 32;
 inline constexpr uint32_t kStateLow = 1u << 16;  // states live in [2^16, 2^32)
 inline constexpr size_t kStateBytes = kRansLanes * sizeof(uint32_t);
+inline constexpr size_t kDirEntryBytes = 8;  // u32 word count, u32 escape count
+inline constexpr size_t kAlign = 4;          // directory and payloads start 4-byte aligned
 
 enum class Mode : uint8_t {
   kRans = 0,      // frequency table + segments
@@ -31,55 +33,75 @@ struct Header {
   uint64_t raw_size = 0;
 };
 
-// A validated stream: every span lies inside the input.
+// Bytes of zero padding after `n` bytes so the next field starts kAlign-aligned.
+inline size_t pad_to_align(size_t n) {
+  return (kAlign - n % kAlign) % kAlign;
+}
+
+// One segment's payload, every span inside the stream.
+struct Segment {
+  std::span<const uint8_t> states;   // kRansLanes little-endian u32
+  std::span<const uint8_t> words;    // 16-bit little-endian renormalisation words
+  std::span<const uint8_t> escapes;  // raw bytes of escaped symbols, in symbol order
+};
+
+// A validated stream: the header, the table, and the segments' payloads (segment i covers raw
+// bytes [i*segment_bytes, min(raw, (i+1)*segment_bytes))).
 struct ParsedStream {
   Header header;
   uint8_t constant_symbol = 0;
   std::span<const uint8_t> stored;
+  bool escapes = false;  // the table symbol esc_symbol stands for the next escape byte
+  uint8_t esc_symbol = 0;
   std::array<uint32_t, 256> freq{};
-  std::vector<std::span<const uint8_t>>
-      segments;  // payloads, segment i covers raw bytes
-                 // [i*segment_bytes, min(raw, (i+1)*segment_bytes))
+  std::vector<Segment> segments;
 };
 
 Expected<ParsedStream> parse_stream(std::span<const uint8_t> in);
 
-// Slot tables of 2^precision entries, so each lane's step is one table lookup:
-// `slots` holds the symbol in bits 0..7 and (slot - cum[symbol]) in bits 8..8+precision;
-// when precision <= 12 the frequency fits in bits 20..31 too ("packed"). Above 12 bits the
-// SIMD decoders read `wide` instead: the same low word and the frequency as the high word
-// (two 4-lane 64-bit gathers cost about what one 8-lane 32-bit gather does).
+// One 32-bit entry per slot, so a lane's step is one lookup: bits 0..7 the symbol, bits 8..19
+// slot - cum[symbol], bits 20..31 the frequency (precision <= 12 makes all three fit).
 struct DecodeTable {
   int precision = 0;
-  bool packed = false;
-  std::vector<uint32_t> slots;
-  std::vector<uint64_t> wide;  // only when !packed
-  std::array<uint32_t, 256> freq{};
+  bool escapes = false;
+  uint8_t esc_symbol = 0;
+  alignas(64) std::array<uint32_t, size_t{1} << kRansMaxPrecision> slots;
 };
 
-DecodeTable build_decode_table(const std::array<uint32_t, 256>& freq, int precision);
+void build_decode_table(const ParsedStream& s, DecodeTable& t);
 
-// The state a segment decoder resumes from: lanes' states and the unread words.
+// Where a segment decoder stands: the lanes' states and the unread words and escapes.
 struct LaneCursor {
-  std::array<uint32_t, kRansLanes> state;
+  alignas(64) std::array<uint32_t, kRansLanes> state;
   const uint8_t* words;      // next unread 16-bit word (little-endian)
   const uint8_t* words_end;  // one past the segment's last word
+  const uint8_t* esc;        // next unread escape byte
+  const uint8_t* esc_end;
 };
 
+// Replaces, in order, every byte of `out` equal to the escape symbol with the next escape byte.
+// False when the escapes run out (corrupt stream). The SIMD kernels call it on the rare steps
+// that decoded an escape symbol.
+bool apply_escapes(uint8_t esc_symbol, LaneCursor& c, std::span<uint8_t> out);
+
 // Decodes out.size() symbols starting at symbol index `first` of the segment (so lane
-// = index % 32), scalar. Returns false when the words run out (corrupt stream).
+// = index % kRansLanes), scalar. Returns false when words or escapes run out (corrupt stream).
 bool decode_symbols_scalar(const DecodeTable& table, LaneCursor& cursor, size_t first,
                            std::span<uint8_t> out);
 
-// SIMD kernels: decode whole 32-symbol steps from the start of `out` while enough words
-// remain for a worst-case step, and return how many symbols they produced; the caller
-// finishes the rest with decode_symbols_scalar.
-size_t decode_steps_avx2(const DecodeTable& table, LaneCursor& cursor, std::span<uint8_t> out);
-size_t decode_steps_avx512(const DecodeTable& table, LaneCursor& cursor, std::span<uint8_t> out);
+// SIMD kernels: decode whole kRansLanes-symbol steps from the start of `out` while a
+// worst-case step's words are in bounds. They set `done` to the symbols produced and return
+// false on a corrupt stream (escapes ran out); the caller finishes the rest with
+// decode_symbols_scalar.
+bool decode_steps_avx2(const DecodeTable& table, LaneCursor& cursor, std::span<uint8_t> out,
+                       size_t& done);
+bool decode_steps_avx512(const DecodeTable& table, LaneCursor& cursor, std::span<uint8_t> out,
+                         size_t& done);
 
-// Encoder tables. Scalar: the division x / f is done as floor(x * rcp) in double with
-// rcp = 1/f rounded up, exact for x < 2^32 and f < 2^15 (the product's error is below 2^-20
-// while a non-integer quotient is at least 1/f > 2^-15 from the next integer).
+// Encoder tables, indexed by the raw byte (an escaped byte maps to the escape symbol's entry).
+// Scalar: the division x / f is done as floor(x * rcp) in double with rcp = 1/f rounded up,
+// exact for x < 2^32 and f < 2^12 (the product's error is below 2^-20 while a non-integer
+// quotient is at least 1/f > 2^-12 from the next integer).
 struct EncSymbol {
   double rcp;
   uint32_t x_max;  // states at or above this must shed 16 bits first
@@ -89,14 +111,16 @@ struct EncSymbol {
 struct EncodeTable {
   int precision = 0;
   std::array<EncSymbol, 256> sym{};
-  std::array<uint32_t, 256> freq_cum{};  // SIMD: freq | cum << 16
+  // SIMD: freq | cum << 12 | escaped << 31 (freq, cum < 2^12).
+  alignas(64) std::array<uint32_t, 256> packed{};
+  std::array<bool, 256> escaped{};
 };
 
-// Encodes whole 32-symbol steps [0, steps) of `in`, last step first, updating the lane
-// states and prepending 16-bit words before `*words` (which moves down).
+// Encodes whole steps [0, steps) of `in`, last step first, updating the lane states,
+// prepending 16-bit words before `*words` and escaped raw bytes before `*esc` (both move down).
 void encode_steps_scalar(const EncodeTable& t, std::array<uint32_t, kRansLanes>& state,
-                         const uint8_t* in, size_t steps, uint16_t*& words);
+                         const uint8_t* in, size_t steps, uint16_t*& words, uint8_t*& esc);
 void encode_steps_avx2(const EncodeTable& t, std::array<uint32_t, kRansLanes>& state,
-                       const uint8_t* in, size_t steps, uint16_t*& words);
+                       const uint8_t* in, size_t steps, uint16_t*& words, uint8_t*& esc);
 
 }  // namespace dcllm::rans

@@ -5,10 +5,15 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <map>
 #include <set>
+#include <string_view>
+
+#include <fmt/format.h>
 
 #include "calib/calibrate.h"
 #include "container/utf8.h"
+#include "core/activation_scheme.h"
 #include "core/file_identity.h"
 #include "core/temp_files.h"
 #include "core/text_file.h"
@@ -17,16 +22,17 @@
 #include "model/dcllm_model_metadata.h"
 #include "model/model_loader.h"
 #include "prune/pruning.h"
+#include "quant/gptq.h"
 #include "quant/scaling_plan.h"
 #include "quant/weight_quant.h"
 
 namespace dcllm {
 
 double Int8TensorReport::cr_vs_int8() const {
-  return stored_bytes ? static_cast<double>(int8_bytes) / static_cast<double>(stored_bytes) : 0.0;
+  return total_bytes() ? static_cast<double>(int8_bytes) / static_cast<double>(total_bytes()) : 0.0;
 }
 double Int8TensorReport::bits_per_weight() const {
-  return int8_bytes ? 8.0 * static_cast<double>(stored_bytes) / static_cast<double>(int8_bytes)
+  return int8_bytes ? 8.0 * static_cast<double>(total_bytes()) / static_cast<double>(int8_bytes)
                     : 0.0;
 }
 double Int8TensorReport::zero_fraction() const {
@@ -40,6 +46,7 @@ nlohmann::ordered_json int8_json(const Int8TensorReport& r, bool with_name) {
   if (with_name) j["name"] = r.name;
   j["int8_bytes"] = r.int8_bytes;
   j["stored_bytes"] = r.stored_bytes;
+  j["scale_bytes"] = r.scale_bytes;
   j["cr_vs_int8"] = r.cr_vs_int8();
   j["bits_per_weight"] = r.bits_per_weight();
   j["entropy_bits"] = r.entropy_bits;
@@ -53,6 +60,8 @@ struct Settings {
   Int8Layout wquant;  // scheme only (rows = cols = 0)
   PruneMethod prune = PruneMethod::kNone;
   PruneGroup prune_group = PruneGroup::kRow;
+  ActivationQuant aquant;
+  bool gptq = false;
 };
 
 // "--option: <the parser's message>", so the user sees which option to fix.
@@ -93,6 +102,23 @@ std::vector<std::string> compress_inputs(const CompressOptions& o) {
   return in;
 }
 
+// Bytes of the model on disk: the file, or every regular file at the top of a Hugging Face
+// directory (what the loader may read).
+uint64_t input_size(const std::string& model_path) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(model_path, ec)) {
+    const auto n = std::filesystem::file_size(model_path, ec);
+    return ec ? 0 : static_cast<uint64_t>(n);
+  }
+  uint64_t total = 0;
+  for (std::filesystem::directory_iterator it(model_path, ec), end; !ec && it != end;
+       it.increment(ec)) {
+    std::error_code fec;
+    if (it->is_regular_file(fec)) total += static_cast<uint64_t>(it->file_size(fec));
+  }
+  return total;
+}
+
 Expected<Settings> parse_settings(const CompressOptions& o) {
   Settings s;
   auto scale = parse_scale_method(o.scale);
@@ -102,9 +128,9 @@ Expected<Settings> parse_settings(const CompressOptions& o) {
   auto wquant = parse_quant_scheme(o.wquant);
   DCLLM_RETURN_IF_ERROR(for_option("--wquant", wquant.status()));
   s.wquant = *wquant;
-  if (o.aquant != "per-token" && o.aquant != "per-tensor") {
-    return InvalidArgument("--aquant '" + o.aquant + "': expected per-token or per-tensor");
-  }
+  auto aquant = parse_activation_quant(o.aquant);
+  DCLLM_RETURN_IF_ERROR(for_option("--aquant", aquant.status()));
+  s.aquant = *aquant;
   auto prune = parse_prune_method(o.prune);
   DCLLM_RETURN_IF_ERROR(for_option("--prune", prune.status()));
   s.prune = *prune;
@@ -117,6 +143,15 @@ Expected<Settings> parse_settings(const CompressOptions& o) {
   DCLLM_RETURN_IF_ERROR(for_option("--prune-group", group.status()));
   s.prune_group = *group;
   DCLLM_RETURN_IF_ERROR(for_option("--codec", make_codec(o.codec).status()));
+  if (o.rounding != "nearest" && o.rounding != "gptq")
+    return InvalidArgument("--rounding '" + o.rounding + "': expected nearest or gptq");
+  s.gptq = o.rounding == "gptq";
+  if (!std::isfinite(o.gptq_damp) || o.gptq_damp < 0.0 || o.gptq_damp > 1.0)
+    return InvalidArgument("--gptq-damp " + std::to_string(o.gptq_damp) + " must be in [0, 1]");
+  for (auto [name, v] : {std::pair{"--wlevels", o.wlevels}, {"--table-wlevels", o.table_wlevels}}) {
+    if (v < 1 || v > 127)
+      return InvalidArgument(std::string(name) + " " + std::to_string(v) + " must be in [1, 127]");
+  }
   if (o.calib_tokens < 1) {
     return InvalidArgument("--calib-tokens " + std::to_string(o.calib_tokens) + " must be >= 1");
   }
@@ -158,6 +193,20 @@ void measure_symbols(std::span<const int8_t> q, Int8TensorReport& r) {
   r.int8_bytes = q.size();
 }
 
+// "blk.0.attn_q.weight" -> "blk.0.attn_q".
+std::string base_name(const std::string& weight) {
+  return weight.substr(0, weight.size() - std::string_view(".weight").size());
+}
+
+// The Gram matrix of X/s (what the scaled weights multiply): G[i][j] / (s_i s_j).
+std::vector<float> scaled_gram(const InputGram& g, const std::vector<float>& s) {
+  const size_t k = g.channels();
+  std::vector<float> out(g.data());
+  for (size_t i = 0; i < k; ++i)
+    for (size_t j = 0; j < k; ++j) out[i * k + j] /= s[i] * s[j];
+  return out;
+}
+
 QuantParams container_quant(const Int8Matrix& m) {
   return QuantParams{m.scheme, static_cast<uint32_t>(m.group), m.scales};
 }
@@ -167,6 +216,25 @@ std::span<const uint8_t> as_bytes(std::span<const int8_t> q) {
 }
 
 }  // namespace
+
+Status apply_preset(std::string_view name, CompressOptions& o,
+                    const std::function<bool(std::string_view option)>& given) {
+  auto set = [&](std::string_view option, auto& field, auto value) {
+    if (!given || !given(option)) field = value;
+  };
+  if (name == "default") return Status::Ok();
+  if (name == "small") {
+    set("--scale", o.scale, std::string("dc"));
+    set("--alpha", o.alpha, 0.5);
+    set("--wquant", o.wquant, std::string("per-channel"));
+    set("--aquant", o.aquant, std::string("block:32"));
+    set("--rounding", o.rounding, std::string("gptq"));
+    set("--wlevels", o.wlevels, 31);
+    set("--table-wlevels", o.table_wlevels, 63);
+    return Status::Ok();
+  }
+  return InvalidArgument("--preset '" + std::string(name) + "': expected default or small");
+}
 
 nlohmann::ordered_json CompressReport::to_json() const {
   nlohmann::ordered_json j;
@@ -182,6 +250,9 @@ nlohmann::ordered_json CompressReport::to_json() const {
   j["parameters"] = parameters;
   j["file_bytes"] = file_bytes;
   j["cr_vs_fp16"] = cr_vs_fp16;
+  j["input_bytes"] = input_bytes;
+  j["source_bits_per_weight"] = source_bits_per_weight;
+  j["notes"] = notes;
   j["seconds"] = seconds;
   return j;
 }
@@ -195,6 +266,24 @@ Expected<CompressReport> compress_model(const CompressOptions& o) {
   load.threads = std::max(1u, o.threads);
   DCLLM_ASSIGN_OR_RETURN(Model model, load_model(o.model_path, load));
   DCLLM_ASSIGN_OR_RETURN(ScalingPlan plan, scaling_plan_for(model.config));
+  // The tensors that become INT8: the block linears (a tied classifier is token_embd itself),
+  // and the embedding and classifier tables.
+  std::set<std::string> linears;
+  for (const ScalingGroup& g : plan.groups) {
+    for (const std::string& l : g.linears) {
+      if (l != "output") linears.insert(l + ".weight");
+    }
+  }
+  const auto quantized = [&linears](const ModelTensor& t) {
+    return t.shape.size() == 2 && (linears.count(t.name) > 0 || t.name == "token_embd.weight" ||
+                                   t.name == "output.weight");
+  };
+  uint64_t source_bytes = 0, source_weights = 0;
+  for (const ModelTensor& t : model.tensors()) {
+    if (!quantized(t)) continue;
+    source_bytes += t.stored_bytes;
+    source_weights += static_cast<uint64_t>(t.numel());
+  }
   DCLLM_ASSIGN_OR_RETURN(Tokenizer tokenizer, tokenizer_for(model));
   DCLLM_ASSIGN_OR_RETURN(nlohmann::json vocab, vocab_json(tokenizer.vocab(), o.model_path));
   DCLLM_ASSIGN_OR_RETURN(std::string text, read_text_file(o.calib_path));
@@ -218,7 +307,19 @@ Expected<CompressReport> compress_model(const CompressOptions& o) {
   if (o.on_progress) {
     copts.on_progress = [&o](int64_t d, int64_t t) { o.on_progress("calibrate", d, t); };
   }
-  DCLLM_ASSIGN_OR_RETURN(auto stats, calibrate_activations(model, tokens, copts));
+  // GPTQ needs each linear input's Gram matrix: one per scaling group (its linears share the
+  // input), keyed by the group's first linear.
+  std::map<std::string, std::string> gram_of;  // weight tensor -> key in grams
+  if (set.gptq) {
+    for (const ScalingGroup& g : plan.groups) {
+      if (g.linears[0] == "output") continue;  // tables are rounded to nearest
+      copts.gram_linears.insert(g.linears[0]);
+      for (const std::string& l : g.linears) gram_of[l + ".weight"] = g.linears[0];
+    }
+  }
+  std::map<std::string, InputGram> grams;
+  DCLLM_ASSIGN_OR_RETURN(auto stats,
+                         calibrate_activations(model, tokens, copts, set.gptq ? &grams : nullptr));
   tokens = {};
   DCLLM_ASSIGN_OR_RETURN(ScaledModel scaled,
                          apply_scaling_plan(model, plan, stats, set.scale, o.alpha));
@@ -230,10 +331,13 @@ Expected<CompressReport> compress_model(const CompressOptions& o) {
   r.settings = {{"scale", o.scale},
                 {"alpha", o.alpha},
                 {"wquant", quant_scheme_name(set.wquant.scheme, set.wquant.group)},
-                {"aquant", o.aquant},
+                {"aquant", activation_quant_name(set.aquant)},
                 {"prune", o.prune},
                 {"sparsity", o.sparsity},
                 {"prune_group", o.prune_group},
+                {"wlevels", o.wlevels},
+                {"rounding", o.rounding},
+                {"table_wlevels", o.table_wlevels},
                 {"codec", o.codec},
                 {"calib_tokens", o.calib_tokens},
                 {"calib_ctx", o.calib_ctx}};
@@ -255,12 +359,6 @@ Expected<CompressReport> compress_model(const CompressOptions& o) {
   writer.set_threads(std::max(1u, o.threads));
   meta = nlohmann::json();
 
-  std::set<std::string> linears;
-  for (const ScalingGroup& g : plan.groups) {
-    for (const std::string& l : g.linears) {
-      if (l != "output") linears.insert(l + ".weight");
-    }
-  }
   Int8Layout per_row;
   per_row.scheme = QuantScheme::kPerChannel;
   const auto& all = scaled.model.tensors();
@@ -272,14 +370,22 @@ Expected<CompressReport> compress_model(const CompressOptions& o) {
     spec.name = t.name;
     for (int64_t d : t.shape) spec.shape.push_back(static_cast<uint64_t>(d));
     const bool is_linear = linears.count(t.name) > 0;
-    const bool is_table = t.name == "token_embd.weight" || t.name == "output.weight";
-    if ((is_linear || is_table) && t.shape.size() == 2) {
+    if (quantized(t)) {
       const auto rows = static_cast<size_t>(t.shape[0]), cols = static_cast<size_t>(t.shape[1]);
-      DCLLM_ASSIGN_OR_RETURN(
-          Int8Matrix q,
-          quantize_weights_int8(t.owned, rows, cols, is_linear ? set.wquant : per_row));
+      const WeightQuantOptions wopts{is_linear ? o.wlevels : o.table_wlevels};
+      Int8Matrix q;
+      if (auto g = gram_of.find(t.name); is_linear && g != gram_of.end()) {
+        DCLLM_ASSIGN_OR_RETURN(
+            q, quantize_weights_gptq(
+                   t.owned, rows, cols, set.wquant, wopts,
+                   scaled_gram(grams.at(g->second), scaled.scales.at(base_name(t.name))),
+                   GptqOptions{o.gptq_damp, std::max(1u, o.threads)}));
+      } else {
+        DCLLM_ASSIGN_OR_RETURN(
+            q, quantize_weights_int8(t.owned, rows, cols, is_linear ? set.wquant : per_row, wopts));
+      }
       if (is_linear && set.prune != PruneMethod::kNone) {
-        const std::string base = t.name.substr(0, t.name.size() - 7);  // drop ".weight"
+        const std::string base = base_name(t.name);
         DCLLM_ASSIGN_OR_RETURN(CalibrationStats scaled_stats,
                                stats.at(base).divided_by_scale(scaled.scales.at(base)));
         DCLLM_ASSIGN_OR_RETURN(
@@ -293,10 +399,13 @@ Expected<CompressReport> compress_model(const CompressOptions& o) {
       tr.name = t.name;
       measure_symbols(q.values, tr);
       const uint64_t before = writer.stored_bytes();
-      DCLLM_RETURN_IF_ERROR(writer.add_tensor(spec, as_bytes(q.values), o.codec));
+      DCLLM_RETURN_IF_ERROR(writer.add_tensor(spec, as_bytes(q.values), o.codec,
+                                              ChunkSplit{o.chunk_rows, o.chunk_bytes}));
       tr.stored_bytes = writer.stored_bytes() - before;
+      tr.scale_bytes = q.scales.size() * sizeof(float);
       r.totals.int8_bytes += tr.int8_bytes;
       r.totals.stored_bytes += tr.stored_bytes;
+      r.totals.scale_bytes += tr.scale_bytes;
       r.totals.zeros += tr.zeros;
       entropy_sum += tr.entropy_bits * static_cast<double>(tr.int8_bytes);
       r.tensors.push_back(std::move(tr));
@@ -317,6 +426,17 @@ Expected<CompressReport> compress_model(const CompressOptions& o) {
   r.cr_vs_fp16 = r.file_bytes
                      ? 2.0 * static_cast<double>(r.parameters) / static_cast<double>(r.file_bytes)
                      : 0.0;
+  r.input_bytes = input_size(o.model_path);
+  r.source_bits_per_weight =
+      source_weights ? 8.0 * static_cast<double>(source_bytes) / static_cast<double>(source_weights)
+                     : 0.0;
+  if (r.source_bits_per_weight > 0.0 && r.source_bits_per_weight < 8.0) {
+    r.notes.push_back(fmt::format(
+        "the source stores these weights in {:.2f} bits each, below INT8: compress dequantizes "
+        "them and re-quantizes to INT8 ({:.2f} bits each after coding), so the output can be "
+        "larger than the input; it cannot keep the source's own low-bit blocks",
+        r.source_bits_per_weight, r.totals.bits_per_weight()));
+  }
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return r;
 }

@@ -14,6 +14,11 @@
 
 namespace dcllm {
 
+// Raw bytes per INT8 chunk unless --chunk-rows / --chunk-bytes say otherwise: small enough that
+// a thread's decoded chunk stays in its L2 for the fused GEMV, large enough that a chunk's
+// coding tables cost little (measured with `dcllm bench fused`, docs/runtime.md).
+inline constexpr uint64_t kDefaultInt8ChunkBytes = uint64_t{64} << 10;
+
 struct CompressOptions {
   std::string model_path;
   std::string tokenizer_path;  // llama2.c tokenizer.bin; "" = the loader's default
@@ -25,10 +30,22 @@ struct CompressOptions {
   double alpha = 0.5;
   std::string wquant = "per-channel";
   std::string aquant = "per-token";
+  // Weight range +-wlevels (1..127) of the block linears, and of the embedding / classifier
+  // tables: a coarser step codes to fewer bits (WeightQuantOptions::max_level).
+  int wlevels = 127;
+  int table_wlevels = 127;
+  // How the block linears' weights are rounded onto their grid: "nearest" (eq. 3) or "gptq"
+  // (error feedback through the calibration input's Gram matrix, quant/gptq.h).
+  std::string rounding = "nearest";
+  double gptq_damp = 0.01;
   std::string prune = "none";
   double sparsity = 0.0;
   std::string prune_group = "row";
   std::string codec = "rans";
+  // INT8 tensors are cut into chunks of whole rows: at most chunk_rows rows each, or (when 0)
+  // at most chunk_bytes raw bytes (docs/format.md; the default is measured, docs/runtime.md).
+  uint64_t chunk_rows = 0;
+  uint64_t chunk_bytes = kDefaultInt8ChunkBytes;
   unsigned threads = 2;
   // Called with ("calibrate" | "encode", done, total) as work proceeds.
   std::function<void(std::string_view, int64_t, int64_t)> on_progress;
@@ -39,10 +56,12 @@ struct Int8TensorReport {
   std::string name;
   uint64_t int8_bytes = 0;    // one byte per weight
   uint64_t stored_bytes = 0;  // coded chunks as stored: frames with their tables and headers
+  uint64_t scale_bytes = 0;   // the quantization scales (float32, in the container's index)
   double entropy_bits = 0.0;  // order-0 entropy of the INT8 symbols, bits per weight
   uint64_t zeros = 0;
-  double cr_vs_int8() const;       // int8_bytes / stored_bytes
-  double bits_per_weight() const;  // 8 * stored_bytes / int8_bytes
+  uint64_t total_bytes() const { return stored_bytes + scale_bytes; }
+  double cr_vs_int8() const;       // int8_bytes / total_bytes()
+  double bits_per_weight() const;  // 8 * total_bytes() / int8_bytes: everything counted
   double zero_fraction() const;
 };
 
@@ -57,9 +76,22 @@ struct CompressReport {
   int64_t calib_windows = 0;
   uint64_t file_bytes = 0;
   double cr_vs_fp16 = 0.0;  // 2 * parameters / file_bytes
+  // The input: its size on disk (a Hugging Face directory: its files), and the bits per weight
+  // of the tensors compress quantizes, as the source stores them (8 * bytes / weights).
+  uint64_t input_bytes = 0;
+  double source_bits_per_weight = 0.0;
+  // Lines for the user that are not errors (a source already below INT8, ...).
+  std::vector<std::string> notes;
   double seconds = 0.0;
   nlohmann::ordered_json to_json() const;
 };
+
+// --preset: named bundles of the options above. "default" is CompressOptions' own defaults;
+// "small" trades a little accuracy for size (docs/compress.md has what each sets and why).
+// Sets every option the preset names unless given(option) says the user set it explicitly
+// (the CLI passes whether "--wlevels" etc. appeared). kInvalidArgument for an unknown name.
+Status apply_preset(std::string_view name, CompressOptions& o,
+                    const std::function<bool(std::string_view option)>& given);
 
 // Every option is checked (and the model, tokenizer and calibration text read and checked)
 // before any calibration or coding runs. The output appears only when everything succeeded.

@@ -60,22 +60,37 @@ ContainerWriter::ContainerWriter(ContainerWriter&&) noexcept = default;
 ContainerWriter& ContainerWriter::operator=(ContainerWriter&&) noexcept = default;
 ContainerWriter::~ContainerWriter() = default;
 
-Expected<ContainerWriter> ContainerWriter::create(const std::string& path,
-                                                  const nlohmann::json& metadata) {
+namespace {
+
+Expected<std::string> metadata_text(const std::string& path, const nlohmann::json& metadata) {
   if (!metadata.is_null() && !metadata.is_object())
     return InvalidArgument(path + ": container metadata must be a JSON object");
-  std::string text;
   try {
-    text = metadata.is_null() ? std::string("{}") : metadata.dump();
+    return metadata.is_null() ? std::string("{}") : metadata.dump();
   } catch (const nlohmann::json::exception& e) {
     return InvalidArgument(path + ": metadata cannot be serialised: " + e.what());
   }
+}
+
+}  // namespace
+
+Expected<ContainerWriter> ContainerWriter::create(const std::string& path,
+                                                  const nlohmann::json& metadata) {
+  DCLLM_ASSIGN_OR_RETURN(std::string text, metadata_text(path, metadata));
   auto file = AtomicFileWriter::create(path);
   if (!file) return file.status();
   auto spill = SpillFile::create(path);
   if (!spill) return spill.status();
   return ContainerWriter(
       std::make_unique<State>(path, std::move(text), std::move(*file), std::move(*spill)));
+}
+
+Status ContainerWriter::set_metadata(const nlohmann::json& metadata) {
+  State& s = *s_;
+  if (!s.failure.ok()) return s.failure;
+  if (s.finished) return InvalidArgument(s.path + ": set_metadata after finish");
+  DCLLM_ASSIGN_OR_RETURN(s.metadata, metadata_text(s.path, metadata));
+  return Status::Ok();
 }
 
 void ContainerWriter::set_threads(unsigned threads) {
@@ -95,8 +110,9 @@ uint64_t ContainerWriter::file_bytes() const {
 }
 
 Status ContainerWriter::add_tensor(const TensorSpec& spec, std::span<const uint8_t> raw,
-                                   std::string_view codec, uint64_t chunk_bytes) {
-  uint64_t n = container_chunk_count(raw.size(), chunk_bytes);
+                                   std::string_view codec, ChunkSplit split) {
+  auto rows = split_tensor_rows(spec, split);
+  uint64_t n = rows.ok() ? rows->chunks : 0;
   // Past the chunk-count limit the other overload reports the error; don't allocate for it.
   if (n > std::numeric_limits<uint32_t>::max()) n = 0;
   std::vector<std::string> codecs(static_cast<size_t>(n), std::string(codec));
@@ -105,44 +121,96 @@ Status ContainerWriter::add_tensor(const TensorSpec& spec, std::span<const uint8
     auto c = s_->codec(codec);
     if (!c) return c.status();
   }
-  return add_tensor(spec, raw, codecs, chunk_bytes);
+  return add_tensor(spec, raw, codecs, split);
 }
 
 Status ContainerWriter::add_tensor(const TensorSpec& spec, std::span<const uint8_t> raw,
-                                   std::span<const std::string> chunk_codecs,
-                                   uint64_t chunk_bytes) {
+                                   std::span<const std::string> chunk_codecs, ChunkSplit split) {
+  State& s = *s_;
+  if (!s.failure.ok()) return s.failure;
+  Status valid = validate_tensor_spec(spec);
+  if (!valid.ok()) return InvalidArgument(fmt::format("{}: {}", s.path, valid.message()));
+  const uint64_t raw_bytes = *tensor_raw_bytes(spec);
+  if (raw.size() != raw_bytes)
+    return InvalidArgument(fmt::format("{}: tensor '{}' needs {} bytes, got {}", s.path, spec.name,
+                                       raw_bytes, raw.size()));
+  auto rows = split_tensor_rows(spec, split);
+  if (!rows) return InvalidArgument(fmt::format("{}: {}", s.path, rows.status().message()));
+  if (rows->chunks > std::numeric_limits<uint32_t>::max())
+    return InvalidArgument(fmt::format("{}: tensor '{}' would have {} chunks (at most 2^32-1)",
+                                       s.path, spec.name, rows->chunks));
+  if (chunk_codecs.size() != rows->chunks)
+    return InvalidArgument(fmt::format("{}: tensor '{}' has {} chunks but {} codecs were given",
+                                       s.path, spec.name, rows->chunks, chunk_codecs.size()));
+  const uint64_t row_bytes = tensor_row_bytes(spec);
+  std::vector<ChunkInput> inputs(chunk_codecs.size());
+  for (size_t k = 0; k < inputs.size(); ++k) {
+    ChunkInput& in = inputs[k];
+    in.row_count = rows->row_count(k);
+    in.codec = chunk_codecs[k];
+    in.bytes = raw.subspan(static_cast<size_t>(rows->first_row(k) * row_bytes),
+                           static_cast<size_t>(in.row_count * row_bytes));
+  }
+  return add_tensor_chunks(spec, inputs);
+}
+
+Status ContainerWriter::add_tensor_chunks(const TensorSpec& spec,
+                                          std::span<const ChunkInput> inputs) {
   State& s = *s_;
   if (!s.failure.ok()) return s.failure;
   if (s.finished) return InvalidArgument(s.path + ": add_tensor after finish");
   Status valid = validate_tensor_spec(spec);
   if (!valid.ok()) return InvalidArgument(fmt::format("{}: {}", s.path, valid.message()));
-  uint64_t raw_bytes = *tensor_raw_bytes(spec);
-  if (raw.size() != raw_bytes)
-    return InvalidArgument(fmt::format("{}: tensor '{}' needs {} bytes, got {}", s.path, spec.name,
-                                       raw_bytes, raw.size()));
+  const uint64_t raw_bytes = *tensor_raw_bytes(spec);
   if (s.names.count(spec.name))
     return InvalidArgument(fmt::format("{}: tensor '{}' added twice", s.path, spec.name));
   if (s.tensors.size() >= std::numeric_limits<uint32_t>::max())
     return InvalidArgument(s.path + ": too many tensors");
-  if (chunk_bytes == 0 || chunk_bytes > kMaxChunkRawBytes) chunk_bytes = kMaxChunkRawBytes;
-  uint64_t chunk_count = container_chunk_count(raw_bytes, chunk_bytes);
-  if (chunk_count > std::numeric_limits<uint32_t>::max())
+  if (inputs.size() > std::numeric_limits<uint32_t>::max())
     return InvalidArgument(fmt::format("{}: tensor '{}' would have {} chunks (at most 2^32-1)",
-                                       s.path, spec.name, chunk_count));
-  if (chunk_codecs.size() != chunk_count)
-    return InvalidArgument(fmt::format("{}: tensor '{}' has {} chunks but {} codecs were given",
-                                       s.path, spec.name, chunk_count, chunk_codecs.size()));
-  std::vector<const Codec*> codecs(chunk_codecs.size());
-  for (size_t i = 0; i < codecs.size(); ++i) {
-    auto c = s.codec(chunk_codecs[i]);
-    if (!c) return c.status();
-    codecs[i] = *c;
-  }
+                                       s.path, spec.name, inputs.size()));
+  const uint64_t row_bytes = tensor_row_bytes(spec);
+  const uint64_t rows = tensor_row_count(spec);
 
   TensorEntry entry;
   entry.spec = spec;
   entry.raw_bytes = raw_bytes;
-  entry.chunks.resize(static_cast<size_t>(chunk_count));
+  entry.chunks.resize(inputs.size());
+  std::vector<const Codec*> codecs(inputs.size());
+  uint64_t next_row = 0;
+  for (size_t k = 0; k < inputs.size(); ++k) {
+    const ChunkInput& in = inputs[k];
+    auto where = [&] { return fmt::format("{}: tensor '{}' chunk {}", s.path, spec.name, k); };
+    if (raw_bytes == 0)
+      return InvalidArgument(
+          fmt::format("{}: tensor '{}' has no bytes, so no chunks", s.path, spec.name));
+    if (in.row_count == 0 || in.row_count > rows - next_row)
+      return InvalidArgument(fmt::format("{}: {} rows starting at row {} (the tensor has {})",
+                                         where(), in.row_count, next_row, rows));
+    const uint64_t size = in.row_count * row_bytes;  // <= raw_bytes: cannot overflow
+    if (size > kMaxChunkRawBytes)
+      return InvalidArgument(fmt::format("{}: {} raw bytes, more than a chunk may hold ({})",
+                                         where(), size, kMaxChunkRawBytes));
+    if (!in.stored && in.bytes.size() != size)
+      return InvalidArgument(fmt::format("{}: {} raw bytes given for {} rows of {} bytes", where(),
+                                         in.bytes.size(), in.row_count, row_bytes));
+    if (in.stored && (in.bytes.empty() || XXH3_64bits(in.bytes.data(), in.bytes.size()) != in.xxh3))
+      return InvalidArgument(where() + ": stored bytes do not match their checksum");
+    auto c = s.codec(in.codec);
+    if (!c) return c.status();
+    codecs[k] = *c;
+    ChunkInfo& ci = entry.chunks[k];
+    ci.first_row = next_row;
+    ci.row_count = in.row_count;
+    ci.raw_offset = next_row * row_bytes;
+    ci.raw_size = size;
+    ci.codec = std::string((*c)->name());
+    next_row += in.row_count;
+  }
+  if (raw_bytes > 0 && next_row != rows)
+    return InvalidArgument(fmt::format("{}: tensor '{}': chunks cover {} of its {} rows", s.path,
+                                       spec.name, next_row, rows));
+
   // Batches bound the memory held by coded chunks to a few per thread.
   unsigned threads = s.threads == 0 ? default_thread_count() : s.threads;
   size_t batch = std::max<size_t>(1, size_t{threads} * 2);
@@ -151,29 +219,26 @@ Status ContainerWriter::add_tensor(const TensorSpec& spec, std::span<const uint8
   for (size_t first = 0; first < entry.chunks.size(); first += batch) {
     size_t count = std::min(batch, entry.chunks.size() - first);
     parallel_for(count, threads, [&](size_t k) {
-      size_t ci = first + k;
-      uint64_t begin = ci * chunk_bytes;
-      uint64_t size = std::min<uint64_t>(chunk_bytes, raw_bytes - begin);
+      const size_t ci = first + k;
       coded[k].clear();
-      statuses[k] = codecs[ci]->compress(raw.subspan(begin, size), coded[k]);
-      ChunkInfo& c = entry.chunks[ci];
-      c.raw_offset = begin;
-      c.raw_size = size;
-      c.codec = std::string(codecs[ci]->name());
-      c.stored_size = coded[k].size();
-      c.xxh3 = XXH3_64bits(coded[k].data(), coded[k].size());
+      statuses[k] = Status::Ok();
+      if (!inputs[ci].stored) statuses[k] = codecs[ci]->compress(inputs[ci].bytes, coded[k]);
     });
     for (size_t k = 0; k < count; ++k) {
       ChunkInfo& c = entry.chunks[first + k];
+      const ChunkInput& in = inputs[first + k];
       auto where = [&] {
         return fmt::format("{}: tensor '{}' chunk {} ({})", s.path, spec.name, first + k, c.codec);
       };
       if (!statuses[k].ok())
         return s.fail(Status(statuses[k].code(), where() + ": " + statuses[k].message()));
-      if (c.stored_size == 0) return s.fail(Internal(where() + ": codec produced no bytes"));
+      std::span<const uint8_t> bytes = in.stored ? in.bytes : std::span<const uint8_t>(coded[k]);
+      if (bytes.empty()) return s.fail(Internal(where() + ": codec produced no bytes"));
+      c.stored_size = bytes.size();
+      c.xxh3 = in.stored ? in.xxh3 : XXH3_64bits(bytes.data(), bytes.size());
       uint64_t aligned = *checked_align_up(s.spill.size(), kContainerAlignment);
       Status st = s.spill.append_zeros(aligned - s.spill.size());
-      if (st.ok()) st = s.spill.append(coded[k]);
+      if (st.ok()) st = s.spill.append(bytes);
       if (!st.ok()) return s.fail(st);
       c.offset = aligned;
       entry.stored_bytes += c.stored_size;

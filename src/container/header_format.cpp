@@ -51,9 +51,16 @@ Expected<ContainerHeader> decode_container_header(std::span<const uint8_t> file,
   uint64_t stored_header_hash = 0;
   // The header is exactly 80 bytes, so none of these reads can fail.
   in.u32(h.version);
+  if (h.version == 1)
+    return Unsupported(fmt::format(
+        "{}: container version 1 is not supported: this build reads version {} (row-aligned "
+        "chunks); re-create the file with this dcllm's `compress`",
+        name, kContainerVersion));
   if (h.version != kContainerVersion)
-    return Unsupported(fmt::format("{}: container version {} not supported (this build reads {})",
-                                   name, h.version, kContainerVersion));
+    return Unsupported(
+        fmt::format("{}: container version {} is not supported: this build reads "
+                    "version {}",
+                    name, h.version, kContainerVersion));
   in.u32(h.flags);
   in.u64(h.metadata_offset);
   in.u64(h.metadata_size);

@@ -1,5 +1,5 @@
 // The fixed 80-byte header at offset 0 of a .dcllm file and the checks that tie it to the file:
-// magic, version, header checksum, the v1 region layout and the metadata+index checksum.
+// magic, version, header checksum, the region layout and the metadata+index checksum.
 #pragma once
 
 #include <array>
@@ -29,7 +29,7 @@ struct ContainerHeader {
 std::array<uint8_t, kContainerHeaderSize> encode_container_header(const ContainerHeader& h);
 
 // Decodes and validates the header of `file` (the whole file's bytes): magic, version, header
-// checksum, flags, file size, the canonical v1 layout (header | metadata | index | zero padding
+// checksum, flags, file size, the canonical layout (header | metadata | index | zero padding
 // to a 64-byte boundary | data), the zero padding and the metadata+index checksum. Errors are
 // one line starting with `name`.
 Expected<ContainerHeader> decode_container_header(std::span<const uint8_t> file,

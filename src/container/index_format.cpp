@@ -17,7 +17,7 @@ namespace {
 // Smallest possible encodings, used to bound counts by the bytes that remain.
 constexpr size_t kMinCodecRecord = 1 + 1;
 constexpr size_t kMinTensorRecord = 2 + 1 + 1 + 1 + 1 + 4 + 8 + 4;
-constexpr size_t kChunkRecord = 8 + 8 + 8 + 8 + 4;
+constexpr size_t kChunkRecord = 8 + 8 + 8 + 8 + 8 + 4;
 constexpr uint8_t kMaxDTypeCode = static_cast<uint8_t>(DType::kF32);
 constexpr uint8_t kMaxQuantSchemeCode = static_cast<uint8_t>(QuantScheme::kGroup);
 
@@ -64,7 +64,8 @@ std::vector<uint8_t> serialize_index(const std::vector<TensorEntry>& tensors,
     for (const auto& c : t.chunks) {
       out.u64(c.offset + offset_base);
       out.u64(c.stored_size);
-      out.u64(c.raw_size);
+      out.u64(c.first_row);
+      out.u64(c.row_count);
       out.u64(c.xxh3);
       out.u32(codec_ids.find(c.codec)->second);
     }
@@ -141,34 +142,44 @@ Expected<std::vector<TensorEntry>> parse_index(std::span<const uint8_t> index, u
     Status valid = validate_tensor_spec(t.spec);
     if (!valid.ok()) return Corrupt(fmt::format("{}: {}", name, valid.message()));
     if (!names.insert(t.spec.name).second) return fault("name used twice");
-    uint64_t raw_bytes = *tensor_raw_bytes(t.spec);
+    const uint64_t raw_bytes = *tensor_raw_bytes(t.spec);
+    const uint64_t rows = tensor_row_count(t.spec);
+    const uint64_t row_bytes = tensor_row_bytes(t.spec);
 
     uint32_t chunk_count = 0;
     if (!in.u32(chunk_count)) return truncated("chunk count");
     if (chunk_count > in.remaining() / kChunkRecord)
       return fault(fmt::format("chunk count {} runs past the index", chunk_count));
+    if (raw_bytes == 0 && chunk_count != 0)
+      return fault(fmt::format("{} chunks for a tensor of no bytes", chunk_count));
     t.chunks.resize(chunk_count);
-    uint64_t raw_offset = 0;
+    uint64_t next_row = 0;
     for (uint32_t ci = 0; ci < chunk_count; ++ci) {
       ChunkInfo& c = t.chunks[ci];
       uint32_t codec_id = 0;
       in.u64(c.offset);
       in.u64(c.stored_size);
-      in.u64(c.raw_size);
+      in.u64(c.first_row);
+      in.u64(c.row_count);
       in.u64(c.xxh3);
-      in.u32(codec_id);  // all five fit: chunk_count was bounded by the remaining bytes
+      in.u32(codec_id);  // all six fit: chunk_count was bounded by the remaining bytes
       auto chunk_fault = [&](const std::string& what) {
         return fault(fmt::format("chunk {}: {}", ci, what));
       };
       if (codec_id >= codecs.size()) return chunk_fault(fmt::format("codec id {}", codec_id));
       c.codec = codecs[codec_id];
-      if (c.raw_size == 0 || c.raw_size > kMaxChunkRawBytes)
+      if (c.first_row != next_row)
+        return chunk_fault(
+            fmt::format("first row {} where row {} comes next", c.first_row, next_row));
+      if (c.row_count == 0 || c.row_count > rows - next_row)
+        return chunk_fault(
+            fmt::format("{} rows from row {} (the tensor has {})", c.row_count, next_row, rows));
+      // row_count * row_bytes <= raw_bytes, which fits in 64 bits.
+      c.raw_offset = next_row * row_bytes;
+      c.raw_size = c.row_count * row_bytes;
+      if (c.raw_size > kMaxChunkRawBytes)
         return chunk_fault(fmt::format("raw size {} outside 1..{}", c.raw_size, kMaxChunkRawBytes));
-      c.raw_offset = raw_offset;
-      auto next_raw = checked_add(raw_offset, c.raw_size);
-      if (!next_raw || *next_raw > raw_bytes)
-        return chunk_fault(fmt::format("raw range ends past the tensor's {} bytes", raw_bytes));
-      raw_offset = *next_raw;
+      next_row += c.row_count;
       if (c.stored_size == 0) return chunk_fault("stored size 0");
       if (c.offset % kContainerAlignment != 0)
         return chunk_fault(
@@ -181,8 +192,8 @@ Expected<std::vector<TensorEntry>> parse_index(std::span<const uint8_t> index, u
                         c.offset, c.stored_size, data_offset, file_size));
       t.stored_bytes += c.stored_size;  // cannot wrap: each chunk lies inside the file
     }
-    if (raw_offset != raw_bytes)
-      return fault(fmt::format("chunks cover {} of {} raw bytes", raw_offset, raw_bytes));
+    if (raw_bytes > 0 && next_row != rows)
+      return fault(fmt::format("chunks cover {} of {} rows", next_row, rows));
     t.raw_bytes = raw_bytes;
     tensors.push_back(std::move(t));
   }

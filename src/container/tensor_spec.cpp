@@ -1,5 +1,6 @@
 // Tensor descriptions shared by writer and reader: dtype and quantization vocabulary, the raw
 // size of a tensor and the rules a spec must satisfy (checked on write and again on read).
+#include <algorithm>
 #include <cstdio>
 
 #include <sys/stat.h>
@@ -137,9 +138,34 @@ Status validate_tensor_spec(const TensorSpec& spec) {
   return Status::Ok();
 }
 
-uint64_t container_chunk_count(uint64_t raw_bytes, uint64_t chunk_bytes) {
-  if (chunk_bytes == 0 || chunk_bytes > kMaxChunkRawBytes) chunk_bytes = kMaxChunkRawBytes;
-  return raw_bytes / chunk_bytes + (raw_bytes % chunk_bytes != 0);
+uint64_t tensor_row_count(const TensorSpec& spec) {
+  return spec.shape.empty() ? 1 : spec.shape[0];
+}
+
+uint64_t tensor_row_bytes(const TensorSpec& spec) {
+  const uint64_t rows = tensor_row_count(spec);
+  auto raw = tensor_raw_bytes(spec);
+  return rows == 0 || !raw ? 0 : *raw / rows;
+}
+
+Expected<ChunkRowSplit> split_tensor_rows(const TensorSpec& spec, ChunkSplit split) {
+  DCLLM_RETURN_IF_ERROR(validate_tensor_spec(spec));
+  ChunkRowSplit r;
+  r.rows = tensor_row_count(spec);
+  const uint64_t row_bytes = tensor_row_bytes(spec);
+  if (row_bytes == 0) return r;  // no bytes, no chunks
+  if (row_bytes > kMaxChunkRawBytes)
+    return InvalidArgument(fmt::format(
+        "tensor '{}': one row is {} bytes, more than a chunk may hold ({}); chunks are whole rows",
+        spec.name, row_bytes, kMaxChunkRawBytes));
+  const uint64_t cap = kMaxChunkRawBytes / row_bytes;  // rows the chunk limit allows
+  uint64_t per = cap;
+  if (split.rows > 0)
+    per = std::min(split.rows, cap);
+  else if (split.bytes > 0)
+    per = std::clamp<uint64_t>(split.bytes / row_bytes, 1, cap);
+  r.chunks = r.rows / per + (r.rows % per != 0);
+  return r;
 }
 
 }  // namespace dcllm

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "dcllm/codec.h"
 #include "dcllm/status.h"
@@ -19,6 +20,10 @@ struct CodecMeasurement {
   double ratio = 0;            // raw / compressed
   double compress_mbps = 0;    // 10^6 raw bytes per second, median over the timed runs
   double decompress_mbps = 0;  // likewise
+  // The same from the calling thread's CPU time: time the thread spent descheduled by
+  // neighbours does not count, which steadies the figures on a shared machine.
+  double compress_cpu_mbps = 0;
+  double decompress_cpu_mbps = 0;
 };
 
 // One untimed warm-up run, then `runs` timed compress+decompress runs on the calling thread.
@@ -27,6 +32,11 @@ struct CodecMeasurement {
 Expected<CodecMeasurement> measure_codec(const Codec& codec, std::span<const uint8_t> input,
                                          int runs);
 
+// The same for several codecs, their runs interleaved (run r of every codec before run r + 1
+// of any), so load that comes and goes during the benchmark hits all of them alike.
+Expected<std::vector<CodecMeasurement>> measure_codecs(std::span<const Codec* const> codecs,
+                                                       std::span<const uint8_t> input, int runs);
+
 struct DecodeThreadsMeasurement {
   unsigned threads = 0;
   size_t raw_bytes = 0;
@@ -34,6 +44,11 @@ struct DecodeThreadsMeasurement {
   double mbps_1 = 0;   // decode throughput with one thread (median)
   double mbps_n = 0;   // decode throughput with `threads` threads (median)
   double speedup = 0;  // mbps_n / mbps_1
+  // The fastest run of each: on a shared machine the best run is the one least disturbed by
+  // neighbours, so its ratio is the steadier estimate of what the decoder can do.
+  double mbps_1_best = 0;
+  double mbps_n_best = 0;
+  double speedup_best = 0;
 };
 
 // Encodes `input` once with rans_encode's defaults (independent segments), then decodes the

@@ -51,6 +51,7 @@ Expected<PerplexityResult> evaluate_perplexity(Transformer& model, std::span<con
     r.tokens += static_cast<int64_t>(len);
     ++r.windows;
     if (opts.on_progress) opts.on_progress(r.windows, total_windows);
+    if (opts.on_window) opts.on_window(r.windows, total_windows, r);
   }
   return r;
 }

@@ -12,18 +12,20 @@
 
 namespace dcllm {
 
-struct PerplexityOptions {
-  int64_t ctx = 512;        // window length including BOS; must fit the Transformer's context
-  int64_t max_windows = 0;  // 0 = all windows (the last may be shorter)
-  // Called after each window with (windows done, windows total).
-  std::function<void(int64_t, int64_t)> on_progress;
-};
-
 struct PerplexityResult {
   double nll = 0.0;    // total negative log-likelihood, nats
   int64_t tokens = 0;  // tokens scored
   int64_t windows = 0;
   double ppl() const;
+};
+
+struct PerplexityOptions {
+  int64_t ctx = 512;        // window length including BOS; must fit the Transformer's context
+  int64_t max_windows = 0;  // 0 = all windows (the last may be shorter)
+  // Called after each window with (windows done, windows total, the result so far).
+  std::function<void(int64_t, int64_t, const PerplexityResult&)> on_window;
+  // Called after each window with (windows done, windows total).
+  std::function<void(int64_t, int64_t)> on_progress;
 };
 
 // `tokens` is the tokenized text, starting with BOS.

@@ -103,19 +103,30 @@ Status ChunkFile::pread_all(int fd, uint64_t offset, std::span<uint8_t> out, siz
   return Status::Ok();
 }
 
+size_t ChunkFile::direct_buffer_bytes(const ChunkInfo& c) {
+  const uint64_t start = c.offset / kDirectAlign * kDirectAlign;
+  return static_cast<size_t>(align_up(c.offset + c.stored_size, kDirectAlign) - start);
+}
+
 Expected<std::span<const uint8_t>> ChunkFile::read(const ChunkInfo& c, ChunkScratch& scratch,
                                                    std::string_view what) const {
+  return read_to(c, scratch.get(direct_buffer_bytes(c)), what);
+}
+
+Expected<std::span<const uint8_t>> ChunkFile::read_to(const ChunkInfo& c, std::span<uint8_t> buf,
+                                                      std::string_view what) const {
+  const size_t need = direct_buffer_bytes(c);
+  if (buf.size() < need || reinterpret_cast<uintptr_t>(buf.data()) % kDirectAlign != 0)
+    return Internal(
+        fmt::format("{}: read buffer of {} bytes, {} aligned ones needed", what, buf.size(), need));
   if (direct_ok_) {
     const uint64_t start = c.offset / kDirectAlign * kDirectAlign;
-    const uint64_t end = align_up(c.offset + c.stored_size, kDirectAlign);
-    auto buf = scratch.get(static_cast<size_t>(end - start));
-    Status st = pread_all(direct_fd_, start, buf.first(static_cast<size_t>(end - start)),
+    Status st = pread_all(direct_fd_, start, buf.first(need),
                           static_cast<size_t>(c.offset + c.stored_size - start), what);
     if (st.ok()) return std::span<const uint8_t>(buf.data() + (c.offset - start), c.stored_size);
     if (st.code() != StatusCode::kInvalidArgument) return st;
     direct_ok_ = false;  // the filesystem accepted the open but not the read: go buffered
   }
-  auto buf = scratch.get(static_cast<size_t>(c.stored_size));
   DCLLM_RETURN_IF_ERROR(read_into(c, buf.first(static_cast<size_t>(c.stored_size)), what));
   return std::span<const uint8_t>(buf.data(), c.stored_size);
 }

@@ -46,6 +46,12 @@ class ChunkFile {
   // from several threads with their own scratch. The checksum is the decoder's to check.
   Expected<std::span<const uint8_t>> read(const ChunkInfo& chunk, ChunkScratch& scratch,
                                           std::string_view what) const;
+  // The buffer read_to needs for `chunk`: the enclosing 4 KiB-aligned range of its bytes.
+  static size_t direct_buffer_bytes(const ChunkInfo& chunk);
+  // As read(), into `buffer`: 4 KiB-aligned, at least direct_buffer_bytes(chunk) bytes (the
+  // stream tier's ring slots). The result points into it.
+  Expected<std::span<const uint8_t>> read_to(const ChunkInfo& chunk, std::span<uint8_t> buffer,
+                                             std::string_view what) const;
   // Reads exactly the chunk's stored bytes into `out` (out.size() == stored_size), buffered.
   Status read_into(const ChunkInfo& chunk, std::span<uint8_t> out, std::string_view what) const;
   // True while reads go through O_DIRECT (it is dropped if a read is refused with EINVAL).

@@ -104,23 +104,26 @@ json model_config_to_json(const ModelConfig& c) {
 json vocab_to_json(const Vocab& v) {
   json types = json::array();
   for (TokenType t : v.types) types.push_back(static_cast<int32_t>(t));
-  return {{"kind", std::string(vocab_kind_name(v.kind))},
-          {"tokens", v.tokens},
-          {"scores", v.scores},
-          {"types", std::move(types)},
-          {"merges", v.merges},
-          {"bos_id", v.bos_id},
-          {"eos_id", v.eos_id},
-          {"unk_id", v.unk_id},
-          {"add_bos", v.add_bos},
-          {"add_space_prefix", v.add_space_prefix},
-          {"llama2c_pieces", v.llama2c_pieces},
-          {"pre_tokenizer", v.pre_tokenizer},
-          {"ignore_merges", v.ignore_merges},
-          {"control_pieces_in_text", v.control_pieces_in_text},
-          {"space_prefix_every_segment", v.space_prefix_every_segment},
-          {"no_space_prefix_before_space", v.no_space_prefix_before_space},
-          {"nfc", v.nfc}};
+  json j = {{"kind", std::string(vocab_kind_name(v.kind))},
+            {"tokens", v.tokens},
+            {"scores", v.scores},
+            {"types", std::move(types)},
+            {"merges", v.merges},
+            {"bos_id", v.bos_id},
+            {"eos_id", v.eos_id},
+            {"unk_id", v.unk_id},
+            {"add_bos", v.add_bos},
+            {"add_space_prefix", v.add_space_prefix},
+            {"llama2c_pieces", v.llama2c_pieces},
+            {"pre_tokenizer", v.pre_tokenizer},
+            {"ignore_merges", v.ignore_merges},
+            {"control_pieces_in_text", v.control_pieces_in_text},
+            {"space_prefix_every_segment", v.space_prefix_every_segment},
+            {"no_space_prefix_before_space", v.no_space_prefix_before_space},
+            {"nfc", v.nfc}};
+  // The source's chat template (runtime/chat_template.h); files without one have no key.
+  if (!v.chat_template.empty()) j["chat_template"] = v.chat_template;
+  return j;
 }
 
 Expected<ModelConfig> model_config_from_json(const json& j, const std::string& file) {
@@ -245,6 +248,8 @@ Expected<Vocab> vocab_from_json(const json& j, const std::string& file) {
                            {"nfc", &v.nfc}}) {
     if (j.contains(key)) DCLLM_RETURN_IF_ERROR(r.boolean(key, flag));
   }
+  if (j.contains("chat_template"))
+    DCLLM_RETURN_IF_ERROR(r.string("chat_template", &v.chat_template));
   return v;
 }
 

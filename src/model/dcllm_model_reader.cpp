@@ -33,16 +33,18 @@ std::string upper_dtype(DType d) {
   return s;
 }
 
-// Per-tensor or per-token activation quantization, from metadata
-// compression.aquant.
-Expected<bool> per_tensor_activations(const nlohmann::json& meta, const std::string& path) {
+// How the runtime quantizes activations, from metadata compression.aquant (absent: per token,
+// as files from before the key was written).
+Expected<ActivationQuant> activation_quant(const nlohmann::json& meta, const std::string& path) {
   auto comp = meta.find("compression");
-  if (comp == meta.end() || !comp->is_object()) return false;
+  if (comp == meta.end() || !comp->is_object()) return ActivationQuant{};
   auto aq = comp->find("aquant");
-  if (aq == comp->end()) return false;
-  if (aq->is_string() && *aq == "per-token") return false;
-  if (aq->is_string() && *aq == "per-tensor") return true;
-  return Corrupt(path + ": metadata compression.aquant must be \"per-token\" or \"per-tensor\"");
+  if (aq == comp->end()) return ActivationQuant{};
+  if (!aq->is_string()) return Corrupt(path + ": metadata compression.aquant is not a string");
+  auto parsed = parse_activation_quant(aq->get<std::string>());
+  if (!parsed.ok())
+    return Corrupt(path + ": metadata compression.aquant: " + parsed.status().message());
+  return *parsed;
 }
 
 // token_embd.weight stays decoded in every tier: each token reads one of its rows.
@@ -50,11 +52,29 @@ bool decoded_in_every_tier(const TensorEntry& e) {
   return e.spec.name == "token_embd.weight";
 }
 
-// Bytes the tensor will own in memory once loaded in `tier`.
-uint64_t held_bytes(const TensorEntry& e, WeightTier tier) {
-  if (e.spec.dtype != DType::kI8 || decoded_in_every_tier(e) || tier == WeightTier::kResident)
-    return e.raw_bytes;
-  return tier == WeightTier::kCompressed ? e.stored_bytes : 0;
+// The home of chunk k of container tensor t: token_embd and tensors that are not INT8 are
+// decoded at load whatever the table says.
+ChunkHome home_of(const ChunkHomeTable& homes, const TensorEntry& e, size_t t, size_t k) {
+  if (e.spec.dtype != DType::kI8 || decoded_in_every_tier(e)) return ChunkHome::kDecoded;
+  return homes[t][k];
+}
+
+// Bytes the tensor will own in memory once loaded with `homes`.
+uint64_t held_bytes(const ChunkHomeTable& homes, const TensorEntry& e, size_t t) {
+  uint64_t n = 0;
+  for (size_t k = 0; k < e.chunks.size(); ++k) {
+    switch (home_of(homes, e, t, k)) {
+      case ChunkHome::kDecoded:
+        n += e.chunks[k].raw_size;
+        break;
+      case ChunkHome::kStored:
+        n += e.chunks[k].stored_size;
+        break;
+      case ChunkHome::kStreamed:
+        break;
+    }
+  }
+  return n;
 }
 
 uint64_t physical_memory_bytes() {
@@ -67,17 +87,18 @@ uint64_t physical_memory_bytes() {
 // chunk decodes to exactly its stored bytes (the one codec whose expansion is known: 1), and
 // what the tier keeps in memory must fit in the machine's physical memory. Other codecs may
 // expand without a useful bound (a constant tensor codes to a few bytes), hence the second rule.
-Status check_claims(const ModelContainer& c, WeightTier tier) {
+Status check_claims(const ModelContainer& c, const ChunkHomeTable& homes) {
   const uint64_t phys = physical_memory_bytes();
   uint64_t total = 0;
-  for (const TensorEntry& e : c.tensors()) {
+  for (size_t t = 0; t < c.tensors().size(); ++t) {
+    const TensorEntry& e = c.tensors()[t];
     for (size_t k = 0; k < e.chunks.size(); ++k) {
       const ChunkInfo& ch = e.chunks[k];
       if (ch.codec == "raw" && ch.stored_size != ch.raw_size)
         return Corrupt(fmt::format("{}: tensor '{}' chunk {}: raw chunk stores {} bytes for {}",
                                    c.path(), e.spec.name, k, ch.stored_size, ch.raw_size));
     }
-    const uint64_t bytes = held_bytes(e, tier);
+    const uint64_t bytes = held_bytes(homes, e, t);
     if (bytes > phys || total > phys - bytes)
       return Corrupt(fmt::format(
           "{}: tensor '{}' needs {} bytes in memory ({} before it), more than this machine's {} "
@@ -132,47 +153,80 @@ struct ChunkAccess {
     return Status::Ok();
   }
 
-  // The compressed tier: every chunk's stored bytes copied into RAM and checksummed once.
-  Expected<std::shared_ptr<Int8StoredChunks>> copy_stored(const TensorEntry& e, unsigned threads) {
+  // Chunk k's stored bytes into `out` (exactly its stored size): read from the file, or copied
+  // from the container's bytes (a container opened from memory).
+  Status stored_into(const TensorEntry& e, size_t k, std::span<uint8_t> out) const {
+    if (file) return file->read_into(e.chunks[k], out, what(e, k));
+    const auto t = static_cast<size_t>(&e - c.tensors().data());
+    auto in = c.chunk_bytes(t, k);
+    if (in.size() != out.size()) return Internal(what(e, k) + ": stored size differs");
+    std::memcpy(out.data(), in.data(), out.size());
+    return Status::Ok();
+  }
+
+  // A tensor with chunks not all decoded: each held chunk's decoded rows or stored bytes
+  // (checksummed once here, again at every decode) copied into one owned buffer; streamed
+  // chunks keep only their index entry.
+  Expected<std::shared_ptr<Int8StoredChunks>> place(const TensorEntry& e,
+                                                    std::vector<ChunkHome> homes,
+                                                    unsigned threads) {
     DCLLM_RETURN_IF_ERROR(resolve_codecs(e));  // an unknown codec fails at load, not mid-run
     auto s = std::make_shared<Int8StoredChunks>();
     s->file = c.path();
     s->tensor = e.spec.name;
     s->chunks = e.chunks;
+    s->homes = std::move(homes);
     size_t at = 0;
-    for (const ChunkInfo& ch : e.chunks) {
+    for (size_t k = 0; k < e.chunks.size(); ++k) {
       s->at.push_back(at);
-      at += static_cast<size_t>(ch.stored_size);
+      const ChunkInfo& ch = e.chunks[k];
+      if (s->homes[k] == ChunkHome::kDecoded) at += static_cast<size_t>(ch.raw_size);
+      if (s->homes[k] == ChunkHome::kStored) at += static_cast<size_t>(ch.stored_size);
     }
     s->bytes.resize(at);
     std::vector<Status> statuses(e.chunks.size());
     parallel_for(e.chunks.size(), threads, [&](size_t k) {
       const ChunkInfo& ch = e.chunks[k];
-      auto dst = std::span(s->bytes).subspan(s->at[k], static_cast<size_t>(ch.stored_size));
-      Status st = file->read_into(ch, dst, what(e, k));
-      if (st.ok() && XXH3_64bits(dst.data(), dst.size()) != ch.xxh3)
-        st = Corrupt(what(e, k) + ": checksum mismatch");
+      const ChunkHome home = s->homes[k];
+      if (home == ChunkHome::kStreamed) return;
+      const std::string name = what(e, k);
+      Status st;
+      if (home == ChunkHome::kStored) {
+        auto dst = std::span(s->bytes).subspan(s->at[k], static_cast<size_t>(ch.stored_size));
+        st = stored_into(e, k, dst);
+        if (st.ok() && XXH3_64bits(dst.data(), dst.size()) != ch.xxh3)
+          st = Corrupt(name + ": checksum mismatch");
+      } else {
+        auto dst = std::span(s->bytes).subspan(s->at[k], static_cast<size_t>(ch.raw_size));
+        std::vector<uint8_t> stored(static_cast<size_t>(ch.stored_size));
+        st = stored_into(e, k, stored);
+        if (st.ok()) st = decode_stored_chunk(ch, *codecs.at(ch.codec), stored, dst, name);
+      }
       statuses[k] = std::move(st);
     });
     for (Status& st : statuses)
       if (!st.ok()) return st;
     return s;
   }
-
-  // The stream tier: only the index; the runtime reads the chunks on each use.
-  Expected<std::shared_ptr<Int8StoredChunks>> index_only(const TensorEntry& e) {
-    DCLLM_RETURN_IF_ERROR(resolve_codecs(e));
-    auto s = std::make_shared<Int8StoredChunks>();
-    s->file = c.path();
-    s->tensor = e.spec.name;
-    s->chunks = e.chunks;
-    return s;
-  }
 };
 
+// The table must have a row per tensor and, for INT8 tensors, a home per chunk.
+Status check_home_table(const ModelContainer& c, const ChunkHomeTable& homes) {
+  if (homes.size() != c.tensors().size())
+    return Internal(fmt::format("{}: chunk homes for {} tensors, the file has {}", c.path(),
+                                homes.size(), c.tensors().size()));
+  for (size_t t = 0; t < homes.size(); ++t) {
+    const TensorEntry& e = c.tensors()[t];
+    if (e.spec.dtype == DType::kI8 && homes[t].size() != e.chunks.size())
+      return Internal(fmt::format("{}: tensor '{}': {} chunk homes for {} chunks", c.path(),
+                                  e.spec.name, homes[t].size(), e.chunks.size()));
+  }
+  return Status::Ok();
+}
+
 Expected<ModelTensor> read_tensor_entry(ChunkAccess& access, const TensorEntry& e,
-                                        const LoadOptions& opts, bool per_tensor_act,
-                                        WeightTier tier) {
+                                        const LoadOptions& opts, const ActivationQuant& activations,
+                                        std::vector<ChunkHome> homes) {
   const std::string& path = access.c.path();
   ModelTensor t;
   t.name = e.spec.name;
@@ -207,29 +261,29 @@ Expected<ModelTensor> read_tensor_entry(ChunkAccess& access, const TensorEntry& 
   q->scheme = e.spec.quant.scheme;
   q->group = e.spec.quant.group_size;
   q->scales = e.spec.quant.scales;  // count validated by the container against the shape
-  q->per_tensor_activations = per_tensor_act;
+  q->activations = activations;
   if (q->cols > kInt8GemmMaxCols || q->rows > std::numeric_limits<int>::max()) {
     return Unsupported(path + ": i8 tensor '" + t.name +
                        "' has more rows or columns than the INT8 kernels allow");
   }
   if (opts.load_weights) {
-    if (tier == WeightTier::kResident || decoded_in_every_tier(e) || t.numel() == 0) {
+    bool all_decoded = true;
+    for (ChunkHome h : homes) all_decoded = all_decoded && h == ChunkHome::kDecoded;
+    if (all_decoded || decoded_in_every_tier(e) || t.numel() == 0) {
       q->values.resize(static_cast<size_t>(t.numel()));
       DCLLM_RETURN_IF_ERROR(access.decode(
           e, std::span(reinterpret_cast<uint8_t*>(q->values.data()), q->values.size()),
           opts.threads));
-    } else if (tier == WeightTier::kCompressed) {
-      DCLLM_ASSIGN_OR_RETURN(q->stored, access.copy_stored(e, opts.threads));
     } else {
-      DCLLM_ASSIGN_OR_RETURN(q->stored, access.index_only(e));
+      DCLLM_ASSIGN_OR_RETURN(q->stored, access.place(e, std::move(homes), opts.threads));
     }
   }
   t.int8 = std::move(q);
   return t;
 }
 
-Expected<Model> read_model(const ModelContainer& c, const LoadOptions& opts, WeightTier tier,
-                           const ChunkFile* file) {
+Expected<Model> read_model(const ModelContainer& c, const LoadOptions& opts,
+                           const ChunkHomeTable& homes, const ChunkFile* file) {
   const std::string& path = c.path();
   const nlohmann::json& meta = c.metadata();
   auto format = meta.find("format");
@@ -253,15 +307,20 @@ Expected<Model> read_model(const ModelContainer& c, const LoadOptions& opts, Wei
     DCLLM_ASSIGN_OR_RETURN(Vocab v, vocab_from_json(*vocab, path));
     m.vocab = std::move(v);
   }
-  DCLLM_ASSIGN_OR_RETURN(bool per_tensor_act, per_tensor_activations(meta, path));
+  DCLLM_ASSIGN_OR_RETURN(ActivationQuant activations, activation_quant(meta, path));
   if (auto comp = meta.find("compression"); comp != meta.end() && comp->is_object()) {
     for (const auto& [k, v] : comp->items())
       m.info.emplace_back("compression." + k, v.is_string() ? v.get<std::string>() : v.dump());
   }
-  if (opts.load_weights) DCLLM_RETURN_IF_ERROR(check_claims(c, tier));
+  DCLLM_RETURN_IF_ERROR(check_home_table(c, homes));
+  if (opts.load_weights) DCLLM_RETURN_IF_ERROR(check_claims(c, homes));
   ChunkAccess access{c, file, {}};
-  for (const TensorEntry& e : c.tensors()) {
-    DCLLM_ASSIGN_OR_RETURN(ModelTensor t, read_tensor_entry(access, e, opts, per_tensor_act, tier));
+  for (size_t ti = 0; ti < c.tensors().size(); ++ti) {
+    const TensorEntry& e = c.tensors()[ti];
+    std::vector<ChunkHome> tensor_homes(e.chunks.size());
+    for (size_t k = 0; k < e.chunks.size(); ++k) tensor_homes[k] = home_of(homes, e, ti, k);
+    DCLLM_ASSIGN_OR_RETURN(
+        ModelTensor t, read_tensor_entry(access, e, opts, activations, std::move(tensor_homes)));
     m.add_tensor(std::move(t));
   }
   return m;
@@ -288,35 +347,62 @@ Expected<WeightTier> parse_weight_tier(std::string_view name) {
                          std::string(name) + "'");
 }
 
+ChunkHome tier_home(WeightTier tier) {
+  switch (tier) {
+    case WeightTier::kResident:
+      break;
+    case WeightTier::kCompressed:
+      return ChunkHome::kStored;
+    case WeightTier::kStream:
+      return ChunkHome::kStreamed;
+  }
+  return ChunkHome::kDecoded;
+}
+
+ChunkHomeTable tier_homes(const ModelContainer& c, WeightTier tier) {
+  ChunkHomeTable table(c.tensors().size());
+  for (size_t t = 0; t < table.size(); ++t)
+    if (c.tensors()[t].spec.dtype == DType::kI8)
+      table[t].assign(c.tensors()[t].chunks.size(), tier_home(tier));
+  return table;
+}
+
 Expected<Model> read_dcllm_model(const std::string& path, const LoadOptions& opts,
                                  WeightTier tier) {
   DCLLM_ASSIGN_OR_RETURN(ModelContainer c, ModelContainer::open(path));
-  DCLLM_ASSIGN_OR_RETURN(ChunkFile file, ChunkFile::open(path, /*bypass_cache=*/false));
-  return read_model(c, opts, tier, &file);
+  return read_dcllm_model(c, opts, tier_homes(c, tier));
+}
+
+Expected<Model> read_dcllm_model(const ModelContainer& c, const LoadOptions& opts,
+                                 const ChunkHomeTable& homes) {
+  DCLLM_ASSIGN_OR_RETURN(ChunkFile file, ChunkFile::open(c.path(), /*bypass_cache=*/false));
+  return read_model(c, opts, homes, &file);
 }
 
 Expected<Model> read_dcllm_model(const ModelContainer& c, const LoadOptions& opts) {
-  return read_model(c, opts, WeightTier::kResident, nullptr);
+  return read_model(c, opts, tier_homes(c, WeightTier::kResident), nullptr);
 }
 
-Expected<Model> load_model_with_weights(const std::string& path, const LoadOptions& opts,
-                                        WeightTier tier) {
-  if (tier == WeightTier::kResident) return load_model(path, opts);
+Status require_dcllm_model(const std::string& path, std::string_view what) {
   // open_regular_file, not is_container_file's fopen: a FIFO must not block the check.
   auto fd = open_regular_file(path);
   if (!fd.ok()) {
-    return Status(fd.status().code(), fmt::format("--weights {} needs a .dcllm model: {}",
-                                                  weight_tier_name(tier), fd.status().message()));
+    return Status(fd.status().code(),
+                  fmt::format("{} needs a .dcllm model: {}", what, fd.status().message()));
   }
   uint8_t prefix[kContainerMagic.size()] = {};
   const ssize_t got = ::pread(*fd, prefix, sizeof(prefix), 0);
   ::close(*fd);
   if (got < 0 || !has_container_magic({prefix, static_cast<size_t>(got)})) {
     return InvalidArgument(fmt::format(
-        "{}: --weights {} needs a .dcllm model (this is not one; use --weights resident)", path,
-        weight_tier_name(tier)));
+        "{}: {} needs a .dcllm model (this is not one; use --weights resident)", path, what));
   }
-  DCLLM_ASSIGN_OR_RETURN(Model m, read_dcllm_model(path, opts, tier));
+  return Status::Ok();
+}
+
+Expected<Model> load_dcllm_model(const ModelContainer& c, const LoadOptions& opts,
+                                 const ChunkHomeTable& homes) {
+  DCLLM_ASSIGN_OR_RETURN(Model m, read_dcllm_model(c, opts, homes));
   DCLLM_RETURN_IF_ERROR(check_layer_tensors(m));
   if (!opts.tokenizer_path.empty()) {
     // As in load_model(): an explicit tokenizer file overrides the model's vocabulary.
@@ -326,6 +412,15 @@ Expected<Model> load_model_with_weights(const std::string& path, const LoadOptio
     m.vocab = std::move(vocab);
   }
   return m;
+}
+
+Expected<Model> load_model_with_weights(const std::string& path, const LoadOptions& opts,
+                                        WeightTier tier) {
+  if (tier == WeightTier::kResident) return load_model(path, opts);
+  DCLLM_RETURN_IF_ERROR(
+      require_dcllm_model(path, fmt::format("--weights {}", weight_tier_name(tier))));
+  DCLLM_ASSIGN_OR_RETURN(ModelContainer c, ModelContainer::open(path));
+  return load_dcllm_model(c, opts, tier_homes(c, tier));
 }
 
 void dequantize_int8_tensors(Model& model) {

@@ -206,6 +206,13 @@ Expected<Vocab> vocab_from_gguf(const GgufFile& f, const std::string& name) {
   DCLLM_RETURN_IF_ERROR(read_bool(f, "tokenizer.ggml.add_bos_token", name, &vocab.add_bos));
   DCLLM_RETURN_IF_ERROR(
       read_bool(f, "tokenizer.ggml.add_space_prefix", name, &vocab.add_space_prefix));
+  // Kept as text: runtime/chat_template.h recognises its family, and compress/export keep it.
+  if (const GgufValue* t = f.find("tokenizer.chat_template")) {
+    if (t->type != GgufValueType::kString) {
+      return Corrupt(name + ": tokenizer.chat_template is not a string");
+    }
+    vocab.chat_template = t->str;
+  }
   return vocab;
 }
 

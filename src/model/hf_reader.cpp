@@ -5,6 +5,7 @@
 
 #include <sys/stat.h>
 
+#include "core/json_limits.h"
 #include "core/mapped_file.h"
 #include "core/parallel.h"
 #include "model/hf_config.h"
@@ -316,6 +317,33 @@ Expected<StatedTokenIds> stated_token_ids(const std::string& dir, const HfConfig
   return ids;
 }
 
+// tokenizer_config.json's chat_template: a string, or a list of {"name", "template"} (the one
+// named "default", else the first). Absent, or of another type: "" (the model has none).
+Expected<std::string> read_chat_template(const std::string& dir) {
+  const std::string path = dir + "/tokenizer_config.json";
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return std::string();
+  DCLLM_ASSIGN_OR_RETURN(MappedFile file, MappedFile::open(path));
+  if (file.size() > kMaxConfigBytes) return Corrupt(path + ": larger than 16 MiB");
+  DCLLM_ASSIGN_OR_RETURN(
+      const nlohmann::json j,
+      parse_untrusted_json(
+          std::string_view(reinterpret_cast<const char*>(file.data()), file.size()), path));
+  const auto it = j.is_object() ? j.find("chat_template") : j.end();
+  if (it == j.end()) return std::string();
+  if (it->is_string()) return it->get<std::string>();
+  if (!it->is_array()) return std::string();
+  std::string first;
+  for (const auto& entry : *it) {
+    if (!entry.is_object() || !entry.contains("template") || !entry["template"].is_string())
+      continue;
+    if (entry.contains("name") && entry["name"] == "default")
+      return entry["template"].get<std::string>();
+    if (first.empty()) first = entry["template"].get<std::string>();
+  }
+  return first;
+}
+
 }  // namespace
 
 bool is_hf_checkpoint_dir(const std::string& dir) {
@@ -372,6 +400,7 @@ Expected<Model> read_hf_checkpoint(const std::string& dir, const LoadOptions& op
                      " tokens, more than the model's vocab_size " +
                      std::to_string(model.config.vocab_size));
     }
+    DCLLM_ASSIGN_OR_RETURN(vocab.chat_template, read_chat_template(dir));
     model.vocab = std::move(vocab);
   }
   return model;

@@ -57,6 +57,9 @@ struct Vocab {
   // Both kinds: each stretch of text between special pieces is put in Unicode NFC before it is
   // encoded (HF's NFC normalizer, e.g. Qwen2); the special pieces are matched in the raw text.
   bool nfc = false;
+  // The model's chat template as its file states it (GGUF tokenizer.chat_template, HF
+  // tokenizer_config.json chat_template); "" = none. runtime/chat_template.h reads it.
+  std::string chat_template;
 };
 
 }  // namespace dcllm

@@ -1,5 +1,5 @@
 // INT8 weight quantization at per-tensor / per-channel / group granularity. Every scale group
-// goes through quantize_int8_per_tensor, so all granularities round and clamp identically.
+// goes through quantize_int8_symmetric, so all granularities round and clamp identically.
 #include "quant/weight_quant.h"
 
 #include <algorithm>
@@ -33,7 +33,15 @@ Int8Layout with_shape(const Int8Layout& scheme, size_t rows, size_t cols) {
 }  // namespace
 
 Status quantize_weights_int8(std::span<const float> w, const Int8Layout& layout,
-                             std::span<int8_t> q, std::span<float> scales) {
+                             std::span<int8_t> q, std::span<float> scales,
+                             const WeightQuantOptions& opts) {
+  if (opts.max_level < 1 || opts.max_level > 127)
+    return InvalidArgument(
+        fmt::format("weight quantization: max level {} is not in [1, 127]", opts.max_level));
+  const int L = opts.max_level;
+  const auto group = [L](std::span<const float> wg, std::span<int8_t> qg) {
+    return quantize_int8_symmetric(wg, qg, L);
+  };
   DCLLM_RETURN_IF_ERROR(check_matrix(w.size(), layout));
   const size_t n_scales = static_cast<size_t>(layout.scale_count());
   if (q.size() != w.size() || scales.size() != n_scales)
@@ -43,11 +51,11 @@ Status quantize_weights_int8(std::span<const float> w, const Int8Layout& layout,
   const size_t rows = static_cast<size_t>(layout.rows), cols = static_cast<size_t>(layout.cols);
   switch (layout.scheme) {
     case QuantScheme::kPerTensor:
-      scales[0] = quantize_int8_per_tensor(w, q);
+      scales[0] = group(w, q);
       break;
     case QuantScheme::kPerChannel:
       for (size_t r = 0; r < rows; ++r)
-        scales[r] = quantize_int8_per_tensor(w.subspan(r * cols, cols), q.subspan(r * cols, cols));
+        scales[r] = group(w.subspan(r * cols, cols), q.subspan(r * cols, cols));
       break;
     case QuantScheme::kGroup: {
       const size_t n = static_cast<size_t>(layout.group);
@@ -56,8 +64,7 @@ Status quantize_weights_int8(std::span<const float> w, const Int8Layout& layout,
         for (size_t k = 0; k < g; ++k) {
           const size_t begin = r * cols + k * n;
           const size_t len = std::min(n, cols - k * n);
-          scales[r * g + k] =
-              quantize_int8_per_tensor(w.subspan(begin, len), q.subspan(begin, len));
+          scales[r * g + k] = group(w.subspan(begin, len), q.subspan(begin, len));
         }
       break;
     }
@@ -68,14 +75,15 @@ Status quantize_weights_int8(std::span<const float> w, const Int8Layout& layout,
 }
 
 Expected<Int8Matrix> quantize_weights_int8(std::span<const float> w, size_t rows, size_t cols,
-                                           const Int8Layout& scheme) {
+                                           const Int8Layout& scheme,
+                                           const WeightQuantOptions& opts) {
   const Int8Layout layout = with_shape(scheme, rows, cols);
   DCLLM_RETURN_IF_ERROR(check_matrix(w.size(), layout));
   Int8Matrix m;
   static_cast<Int8Layout&>(m) = layout;
   m.values.resize(w.size());
   m.scales.resize(static_cast<size_t>(layout.scale_count()));
-  DCLLM_RETURN_IF_ERROR(quantize_weights_int8(w, layout, m.values, m.scales));
+  DCLLM_RETURN_IF_ERROR(quantize_weights_int8(w, layout, m.values, m.scales, opts));
   return m;
 }
 

@@ -1,5 +1,6 @@
-// Activation quantization: scalar reference, AVX2 dispatch, and the per-token and per-tensor
-// drivers. Math in float (not double as the weight quantizer does): it runs on every token.
+// Activation quantization: scalar reference, AVX2 dispatch, and the per-token, per-tensor and
+// per-block drivers. Math in float (not double as the weight quantizer does): it runs on every
+// token.
 #include "runtime/activation_quant.h"
 
 #include <algorithm>
@@ -76,6 +77,36 @@ float quantize_activations_per_tensor(const float* x, int rows, int cols, int8_t
     k.quantize(x + off, cols, s.levels_per_unit, q + off);
   }
   return s.scale;
+}
+
+void quantize_activations_per_block(const float* x, int rows, int cols, int block, int8_t* q,
+                                    float* scales) {
+  const RowKernels& k = row_kernels();
+  const int blocks = (cols + block - 1) / block;
+  for (int r = 0; r < rows; ++r) {
+    const size_t row = static_cast<size_t>(r) * static_cast<size_t>(cols);
+    for (int b = 0; b < blocks; ++b) {
+      const size_t off = row + static_cast<size_t>(b) * static_cast<size_t>(block);
+      const int n = std::min(block, cols - b * block);
+      const ScalePair s = scale_for(k.max_abs(x + off, n));
+      scales[static_cast<size_t>(r) * static_cast<size_t>(blocks) + static_cast<size_t>(b)] =
+          s.scale;
+      k.quantize(x + off, n, s.levels_per_unit, q + off);
+    }
+  }
+}
+
+Int8Activations Int8ActivationBuffer::quantize(const float* x, int rows, int cols,
+                                               const ActivationQuant& scheme) {
+  if (scheme.scheme != ActivationScheme::kBlock)
+    return quantize(x, rows, cols, scheme.scheme == ActivationScheme::kPerTensor);
+  Int8Activations a{nullptr, rows, cols, nullptr, false, scheme.block};
+  q_.resize(static_cast<size_t>(rows) * static_cast<size_t>(cols));
+  scales_.resize(static_cast<size_t>(rows) * static_cast<size_t>(a.blocks()));
+  quantize_activations_per_block(x, rows, cols, scheme.block, q_.data(), scales_.data());
+  a.data = q_.data();
+  a.scales = scales_.data();
+  return a;
 }
 
 Int8Activations Int8ActivationBuffer::quantize(const float* x, int rows, int cols,

@@ -1,10 +1,12 @@
 // Dynamic INT8 quantization of activations for the W8A8 path: each token's float row (or the
-// whole batch) gets one symmetric scale, computed as the activations arrive.
+// whole batch, or each block of a row) gets one symmetric scale, computed as the activations
+// arrive.
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
+#include "core/activation_scheme.h"
 #include "runtime/int8_gemm.h"
 
 namespace dcllm {
@@ -15,12 +17,19 @@ namespace dcllm {
 void quantize_activations_per_token(const float* x, int rows, int cols, int8_t* q, float* scales);
 // One scale for the whole batch, chosen the same way; returns it.
 float quantize_activations_per_tensor(const float* x, int rows, int cols, int8_t* q);
+// One scale per `block` consecutive values of a row, chosen the same way over the block (the last
+// block of a row may be short): scales[r * ceil(cols / block) + b].
+void quantize_activations_per_block(const float* x, int rows, int cols, int block, int8_t* q,
+                                    float* scales);
 
 // Owns the quantized copy of a batch, so a layer reuses one allocation from token to token.
 class Int8ActivationBuffer {
  public:
   // Quantizes x[rows][cols] into this buffer; the returned view lives until the next call.
   Int8Activations quantize(const float* x, int rows, int cols, bool per_tensor = false);
+  // The same by scheme: per token, per tensor or per block (kFloat is not a quantization:
+  // callers handle it before; here it quantizes per token).
+  Int8Activations quantize(const float* x, int rows, int cols, const ActivationQuant& scheme);
 
  private:
   std::vector<int8_t> q_;

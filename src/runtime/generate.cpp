@@ -3,6 +3,7 @@
 #include "runtime/generate.h"
 
 #include <chrono>
+#include <vector>
 
 #include "runtime/sampler.h"
 
@@ -33,7 +34,15 @@ Expected<GenerateStats> generate_tokens(Transformer& model, std::span<const int3
   }
   GenerateStats stats;
   stats.prompt_tokens = static_cast<int64_t>(prompt.size());
-  Sampler sampler(opts.temperature, opts.seed);
+  Sampler sampler({.temperature = opts.temperature,
+                   .top_k = opts.top_k,
+                   .top_p = opts.top_p,
+                   .min_p = opts.min_p,
+                   .repeat_penalty = opts.repeat_penalty,
+                   .repeat_last_n = opts.repeat_last_n,
+                   .seed = opts.seed});
+  // Prompt and generated tokens, for the repeat penalty.
+  std::vector<int32_t> history(prompt.begin(), prompt.end());
 
   auto t0 = std::chrono::steady_clock::now();
   DCLLM_ASSIGN_OR_RETURN(std::span<const float> logits, model.forward(prompt, 0));
@@ -43,8 +52,9 @@ Expected<GenerateStats> generate_tokens(Transformer& model, std::span<const int3
   int32_t prev = prompt.back();
   int64_t pos = static_cast<int64_t>(prompt.size());
   while (stats.generated_tokens < opts.max_new_tokens) {
-    const int32_t next = sampler.sample(logits);
+    const int32_t next = sampler.sample(logits, history);
     if (next == eos_id || next == bos_id) break;
+    history.push_back(next);
     on_token(prev, next);
     ++stats.generated_tokens;
     prev = next;

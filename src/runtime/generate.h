@@ -16,6 +16,12 @@ struct GenerateOptions {
   int64_t max_new_tokens = 256;
   float temperature = 0.0f;  // 0 = greedy
   uint64_t seed = 0;
+  // The other samplers (runtime/sampler.h); the defaults switch them off.
+  int32_t top_k = 0;
+  float top_p = 1.0f;
+  float min_p = 0.0f;
+  float repeat_penalty = 1.0f;
+  int32_t repeat_last_n = 64;
 };
 
 struct GenerateStats {

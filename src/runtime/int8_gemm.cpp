@@ -17,8 +17,8 @@ constexpr size_t kMinParallelWork = size_t{1} << 20;
 // Output features per task: a multiple of every kernel's row tile, small enough to balance.
 constexpr int kRowsPerTask = 64;
 
-using BlockKernel = void (*)(const Int8Activations&, const Int8MatrixView&, const float*, float*, int,
-                             int);
+using BlockKernel = void (*)(const Int8Activations&, const Int8MatrixView&, const float*, float*,
+                             int, int);
 
 BlockKernel kernel_fn(Int8Kernel kernel) {
   switch (kernel) {
@@ -65,8 +65,66 @@ Status validate_int8_weights(const Int8MatrixView& w) {
                      std::to_string(static_cast<unsigned>(w.scheme)) + " has no int8 kernel");
 }
 
+namespace {
+
+// The four-lane sum of the header's contract for activation blocks.
+struct LaneSum {
+  float lane[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+  size_t segment = 0;
+  void add(int32_t dot, float c) {
+    float& l = lane[segment++ % 4];
+    l = l + static_cast<float>(dot) * c;
+  }
+  float total() const { return (lane[0] + lane[1]) + (lane[2] + lane[3]); }
+};
+
+int32_t dot_range(const int8_t* x, const int8_t* w, size_t begin, size_t end) {
+  int32_t dot = 0;
+  for (size_t k = begin; k < end; ++k) dot += int32_t{x[k]} * int32_t{w[k]};
+  return dot;
+}
+
+// Activation blocks: per-tensor / per-channel weights sum the blocks; grouped weights sum the
+// pieces between consecutive group or block boundaries, each with both scales.
+void generic_activation_blocks(const Int8Activations& x, const Int8MatrixView& w, const float* bias,
+                               float* y, int n_begin, int n_end) {
+  const size_t K = static_cast<size_t>(w.cols);
+  const size_t N = static_cast<size_t>(w.rows);
+  const size_t B = static_cast<size_t>(x.block);
+  const auto blocks = static_cast<size_t>(x.blocks());
+  const bool grouped = w.scheme == QuantScheme::kGroup;
+  const size_t G = grouped ? static_cast<size_t>(w.group) : K;
+  const auto groups = static_cast<size_t>(w.groups_per_row());
+  for (int m = 0; m < x.rows; ++m) {
+    const int8_t* xm = x.data + static_cast<size_t>(m) * K;
+    const float* sx = x.scales + static_cast<size_t>(m) * blocks;
+    for (int n = n_begin; n < n_end; ++n) {
+      const int8_t* wn = w.values + static_cast<size_t>(n) * K;
+      LaneSum sum;
+      float out;
+      if (!grouped) {
+        for (size_t b = 0; b < blocks; ++b)
+          sum.add(dot_range(xm, wn, b * B, std::min(K, b * B + B)), sx[b]);
+        out = sum.total() * weight_scale(w, n);
+      } else {
+        const float* sw = w.scales + static_cast<size_t>(n) * groups;
+        for (size_t k = 0; k < K;) {
+          const size_t end = std::min({K, (k / B + 1) * B, (k / G + 1) * G});
+          sum.add(dot_range(xm, wn, k, end), sx[k / B] * sw[k / G]);
+          k = end;
+        }
+        out = sum.total();
+      }
+      y[static_cast<size_t>(m) * N + n] = bias ? out + bias[n] : out;
+    }
+  }
+}
+
+}  // namespace
+
 void int8_gemm_block_generic(const Int8Activations& x, const Int8MatrixView& w, const float* bias,
                              float* y, int n_begin, int n_end) {
+  if (x.block > 0) return generic_activation_blocks(x, w, bias, y, n_begin, n_end);
   const size_t K = static_cast<size_t>(w.cols);
   const size_t N = static_cast<size_t>(w.rows);
   const bool grouped = w.scheme == QuantScheme::kGroup;
@@ -151,7 +209,14 @@ void int8_gemm_with(Int8Kernel kernel, const Int8Activations& x, const Int8Matri
 
 void int8_gemm(const Int8Activations& x, const Int8MatrixView& w, const float* bias, float* y,
                unsigned threads) {
-  int8_gemm_with(int8_best_kernel(), x, w, bias, y, threads);
+  // At 1-3 tokens (generation) the AVX2 kernel streams each weight row once with prefetch; the
+  // AVX-512 one works in 4-row tiles built for batches. Measured on an AMD EPYC with AVX-512
+  // VNNI (SmolLM2-135M's 30 layers, one token, thread CPU time): 6.1-6.8 ms against 14.6-15.8.
+  // Every kernel gives the same bits, so the choice is free.
+  Int8Kernel kernel = int8_best_kernel();
+  if (kernel == Int8Kernel::kAvx512Vnni && x.rows < 4 && int8_kernel_available(Int8Kernel::kAvx2))
+    kernel = Int8Kernel::kAvx2;
+  int8_gemm_with(kernel, x, w, bias, y, threads);
 }
 
 }  // namespace dcllm

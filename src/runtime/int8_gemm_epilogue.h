@@ -21,14 +21,26 @@ struct GemmProblem {
   int K, N;
   int G, groups;  // without groups, one group of K
   bool grouped;
+  int B, blocks;  // activation blocks; B = 0 and one block without them
+  bool act_blocks;
 
   GemmProblem(const Int8Activations& x_, const Int8MatrixView& w_, const float* bias_, float* y_)
       : x(x_), w(w_), bias(bias_), y(y_), K(w_.cols), N(w_.rows) {
     grouped = w.scheme == QuantScheme::kGroup;
     G = grouped ? w.group : K;
     groups = static_cast<int>(w.groups_per_row());
+    act_blocks = x.block > 0;
+    B = x.block;
+    blocks = x.blocks();
   }
   float x_scale(int m) const { return x.scales[x.per_tensor ? 0 : m]; }
+  // Token m's block scales (act_blocks only).
+  const float* x_block_scales(int m) const {
+    return x.scales + static_cast<size_t>(m) * static_cast<size_t>(blocks);
+  }
+  float w_scale(int n) const {
+    return w.scheme == QuantScheme::kPerChannel ? w.scales[n] : w.scales[0];
+  }
 };
 
 // Returns v unchanged, but opaque to the optimiser: GCC fuses a multiply into a following add
@@ -74,6 +86,33 @@ inline void store_dots(const GemmProblem& p, int n, int m, __m128i dots) {
     const float v = rounded(static_cast<float>(_mm_cvtsi128_si32(dots)) * (sx * sw));
     out[0] = p.bias ? v + p.bias[n] : v;
   }
+}
+
+// Activation blocks, lanes holding rows: l[j] is lane j of the contract (blocks j, j+4, ...) for
+// rows [n, n+R). y = ((l0 + l1) + (l2 + l3)) * sw + bias.
+template <int R>
+inline void store_block_lanes(const GemmProblem& p, int n, int m, const __m128 (&l)[4]) {
+  const __m128 sum = _mm_add_ps(_mm_add_ps(l[0], l[1]), _mm_add_ps(l[2], l[3]));
+  float* out = p.y + static_cast<size_t>(m) * p.N + n;
+  if constexpr (R == 4) {
+    const __m128 sw = p.w.scheme == QuantScheme::kPerChannel ? _mm_loadu_ps(p.w.scales + n)
+                                                             : _mm_set1_ps(p.w.scales[0]);
+    __m128 v = rounded(_mm_mul_ps(sum, sw));
+    if (p.bias) v = _mm_add_ps(v, _mm_loadu_ps(p.bias + n));
+    _mm_storeu_ps(out, v);
+  } else {
+    const float v = rounded(_mm_cvtss_f32(sum) * p.w_scale(n));
+    out[0] = p.bias ? v + p.bias[n] : v;
+  }
+}
+
+// Activation blocks, lanes holding the four lanes of the contract for one row n:
+// y = ((l0 + l1) + (l2 + l3)) * sw + bias.
+inline void store_block_sum(const GemmProblem& p, int n, int m, __m128 l) {
+  const __m128 pairs = _mm_add_ps(l, _mm_shuffle_ps(l, l, _MM_SHUFFLE(2, 3, 0, 1)));
+  const float sum = _mm_cvtss_f32(_mm_add_ss(pairs, _mm_movehl_ps(pairs, pairs)));
+  const float v = rounded(sum * p.w_scale(n));
+  p.y[static_cast<size_t>(m) * p.N + n] = p.bias ? v + p.bias[n] : v;
 }
 
 // Group scheme: y = sx * sum + bias for rows [n, n+R) of token m.

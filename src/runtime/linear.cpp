@@ -22,7 +22,7 @@ Linear Linear::f32(std::string name, const float* weight, const float* bias, int
 }
 
 Linear Linear::int8(std::string name, const Int8MatrixView& weight, const float* bias,
-                    const float* input_scale, bool per_tensor_activations) {
+                    const float* input_scale, ActivationQuant activations) {
   Linear l;
   l.name_ = std::move(name);
   l.bias_ = bias;
@@ -31,7 +31,7 @@ Linear Linear::int8(std::string name, const Int8MatrixView& weight, const float*
   l.int8_.weights = weight;
   l.int8_.bias = bias;
   l.int8_.input_scale = input_scale;
-  l.int8_.per_tensor_activations = per_tensor_activations;
+  l.int8_.activations = activations;
   l.is_int8_ = true;
   return l;
 }
@@ -42,13 +42,7 @@ void Linear::use_source(WeightSource* source, size_t id) {
 }
 
 Status Linear::forward(const float* x, size_t rows, float* y, unsigned threads) const {
-  if (is_int8() && source_) {
-    Int8LinearParams p = int8_;
-    DCLLM_ASSIGN_OR_RETURN(p.weights.values, source_->acquire(source_id_));
-    linear_int8_forward(p, x, rows, y, threads);
-    source_->release(source_id_);
-    return Status::Ok();
-  }
+  if (is_int8() && source_) return source_->forward(source_id_, int8_, x, rows, y, threads);
   if (is_int8()) {
     linear_int8_forward(int8_, x, rows, y, threads);
     return Status::Ok();

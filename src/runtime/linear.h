@@ -22,13 +22,14 @@ class Linear {
   // The pointers are borrowed: the Model that owns them must outlive the Linear.
   static Linear f32(std::string name, const float* weight, const float* bias, int64_t out,
                     int64_t in, const float* input_scale = nullptr);
-  // INT8 weights (W8A8): forward quantizes x per token (or per batch) to INT8, after scaling
-  // its channels by `input_scale` [in] when given, and runs the int8 gemm. Borrowed as above.
-  // weight.values may be null when a WeightSource supplies the values (use_source).
+  // INT8 weights (W8A8): forward quantizes x to INT8 as `activations` says (per token, per
+  // batch, per block; or leaves it float), after scaling its channels by `input_scale` [in]
+  // when given, and runs the int8 gemm. Borrowed as above. weight.values may be null when a
+  // WeightSource supplies the values (use_source).
   static Linear int8(std::string name, const Int8MatrixView& weight, const float* bias,
-                     const float* input_scale = nullptr, bool per_tensor_activations = false);
-  // From now on the INT8 values come from `source` (linear `id` there), acquired for each
-  // forward and released after the gemm; the source must outlive the Linear.
+                     const float* input_scale = nullptr, ActivationQuant activations = {});
+  // From now on `source` (linear `id` there) runs the INT8 product: it holds or fetches the
+  // values (whole, or in row chunks); the source must outlive the Linear.
   void use_source(WeightSource* source, size_t id);
 
   // x: [rows, in] -> y: [rows, out]. Fails only when the weight source cannot supply the

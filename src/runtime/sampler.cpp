@@ -2,7 +2,9 @@
 // unlike std:: distributions, whose algorithms the standard leaves open.
 #include "runtime/sampler.h"
 
-#include "runtime/ops.h"
+#include <algorithm>
+#include <cmath>
+#include <numeric>
 
 namespace dcllm {
 
@@ -14,8 +16,11 @@ int32_t argmax(std::span<const float> logits) {
   return static_cast<int32_t>(best);
 }
 
+Sampler::Sampler(const SamplerOptions& options)
+    : o_(options), state_(options.seed == 0 ? 0x9E3779B97F4A7C15ull : options.seed) {}
+
 Sampler::Sampler(float temperature, uint64_t seed)
-    : temperature_(temperature), state_(seed == 0 ? 0x9E3779B97F4A7C15ull : seed) {}
+    : Sampler(SamplerOptions{.temperature = temperature, .seed = seed}) {}
 
 float Sampler::random_unit() {
   state_ ^= state_ >> 12;
@@ -25,18 +30,68 @@ float Sampler::random_unit() {
   return static_cast<float>(r >> 40) / 16777216.0f;  // top 24 bits
 }
 
-int32_t Sampler::sample(std::span<const float> logits) {
-  if (temperature_ <= 0.0f) return argmax(logits);
-  probs_.assign(logits.begin(), logits.end());
-  for (float& p : probs_) p /= temperature_;
-  softmax(probs_.data(), probs_.size());
-  const float r = random_unit();
-  float cdf = 0.0f;
-  for (size_t i = 0; i < probs_.size(); ++i) {
-    cdf += probs_[i];
-    if (r < cdf) return static_cast<int32_t>(i);
+int32_t Sampler::sample(std::span<const float> logits, std::span<const int32_t> recent) {
+  std::span<const float> l = logits;
+  if (o_.repeat_penalty != 1.0f && o_.repeat_last_n > 0 && !recent.empty()) {
+    logits_.assign(logits.begin(), logits.end());
+    const size_t n = std::min(recent.size(), static_cast<size_t>(o_.repeat_last_n));
+    // Each distinct recent token is penalised once, as llama.cpp does.
+    ids_.assign(recent.end() - static_cast<std::ptrdiff_t>(n), recent.end());
+    std::sort(ids_.begin(), ids_.end());
+    ids_.erase(std::unique(ids_.begin(), ids_.end()), ids_.end());
+    for (int32_t t : ids_) {
+      if (t < 0 || static_cast<size_t>(t) >= logits_.size()) continue;
+      float& v = logits_[static_cast<size_t>(t)];
+      v = v > 0.0f ? v / o_.repeat_penalty : v * o_.repeat_penalty;
+    }
+    l = logits_;
   }
-  return static_cast<int32_t>(probs_.size() - 1);  // rounding left r above the total
+  if (o_.temperature <= 0.0f) return argmax(l);
+
+  // Candidates sorted by logit, best first (stable: ties keep the lower id first).
+  ids_.resize(l.size());
+  std::iota(ids_.begin(), ids_.end(), 0);
+  auto by_logit = [&](int32_t a, int32_t b) {
+    return l[static_cast<size_t>(a)] > l[static_cast<size_t>(b)];
+  };
+  size_t keep = ids_.size();
+  if (o_.top_k > 0 && static_cast<size_t>(o_.top_k) < keep) {
+    keep = static_cast<size_t>(o_.top_k);
+    std::partial_sort(ids_.begin(), ids_.begin() + static_cast<std::ptrdiff_t>(keep), ids_.end(),
+                      by_logit);
+  } else {
+    std::stable_sort(ids_.begin(), ids_.end(), by_logit);
+  }
+  ids_.resize(keep);
+  // Softmax of logit / T over the candidates, in double so long tails do not lose mass.
+  std::vector<double> p(keep);
+  const double top = l[static_cast<size_t>(ids_[0])] / o_.temperature;
+  double sum = 0.0;
+  for (size_t i = 0; i < keep; ++i) {
+    p[i] = std::exp(l[static_cast<size_t>(ids_[i])] / o_.temperature - top);
+    sum += p[i];
+  }
+  for (double& v : p) v /= sum;
+  if (o_.top_p < 1.0f) {
+    double cdf = 0.0;
+    size_t n = 0;
+    while (n < keep && cdf < o_.top_p) cdf += p[n++];
+    keep = std::max<size_t>(n, 1);
+  }
+  if (o_.min_p > 0.0f) {
+    size_t n = 1;
+    while (n < keep && p[n] >= o_.min_p * p[0]) ++n;
+    keep = n;
+  }
+  double total = 0.0;
+  for (size_t i = 0; i < keep; ++i) total += p[i];
+  const double r = random_unit() * total;
+  double cdf = 0.0;
+  for (size_t i = 0; i < keep; ++i) {
+    cdf += p[i];
+    if (r < cdf) return ids_[i];
+  }
+  return ids_[keep - 1];  // rounding left r above the total
 }
 
 }  // namespace dcllm

@@ -81,7 +81,7 @@ class Binder {
     }
     if (w->int8 && !w->data) {
       DCLLM_ASSIGN_OR_RETURN(Int8MatrixView q, int8_weights(*w));
-      return Linear::int8(base, q, b, input_scale, w->int8->per_tensor_activations);
+      return Linear::int8(base, q, b, input_scale, w->int8->activations);
     }
     DCLLM_ASSIGN_OR_RETURN(const float* wf, get(base + ".weight", {out, in}));
     return Linear::f32(base, wf, b, out, in, input_scale);
@@ -142,8 +142,7 @@ Expected<Transformer> Transformer::create(const Model& model, const TransformerO
     DCLLM_ASSIGN_OR_RETURN(Int8MatrixView q, b.int8_weights(*embd));
     t.token_embd_int8_ = embd->int8.get();
     if (c.tied_classifier) {
-      t.classifier_ =
-          Linear::int8("output", q, nullptr, nullptr, embd->int8->per_tensor_activations);
+      t.classifier_ = Linear::int8("output", q, nullptr, nullptr, embd->int8->activations);
       b.alias_int8("output", "token_embd");
     }
   } else {
@@ -193,7 +192,10 @@ Expected<Transformer> Transformer::create(const Model& model, const TransformerO
     int8_order.push_back(q);
     int8_linears.push_back(l);
   }
-  DCLLM_ASSIGN_OR_RETURN(t.weights_, WeightSource::create(std::move(int8_order)));
+  WeightSourceOptions wopts;
+  wopts.threads = opts.threads;
+  wopts.ring_slots = opts.ring_slots;
+  DCLLM_ASSIGN_OR_RETURN(t.weights_, WeightSource::create(std::move(int8_order), wopts));
   for (size_t i = 0; i < int8_linears.size(); ++i) int8_linears[i]->use_source(t.weights_.get(), i);
 
   if (spec.position == PositionKind::kRope) {

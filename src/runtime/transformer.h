@@ -26,6 +26,8 @@ using ActivationObserver =
 struct TransformerOptions {
   int64_t max_seq = 0;  // KV cache length; 0 = the model's seq_len. Clamped to it.
   unsigned threads = 2;
+  // Streamed chunks the weight source's reader may read ahead (WeightSourceOptions::ring_slots).
+  size_t ring_slots = 16;
 };
 
 class Transformer {

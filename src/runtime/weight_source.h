@@ -1,5 +1,6 @@
-// WeightSource: what the forward pass asks for a linear's INT8 weights, whatever the tier
-// (docs/runtime.md): decoded values in place, or a decode ring filled by a prefetch thread.
+// WeightSource: what the forward pass asks to multiply with a linear's INT8 weights, whatever
+// the tier or plan (docs/runtime.md): decoded values in place, or row chunks served from their
+// homes (held decoded, held coded and decoded per use, or streamed from the file).
 #pragma once
 
 #include <cstddef>
@@ -10,34 +11,53 @@
 
 #include "dcllm/status.h"
 #include "model/int8_tensor.h"
+#include "runtime/linear_int8.h"
 
 namespace dcllm {
 
 // INT8 weight bytes a source keeps in RAM.
 struct WeightMemory {
-  uint64_t decoded = 0;  // decoded values used in place (resident tier; a tied token_embd)
-  uint64_t stored = 0;   // coded chunk bytes held in RAM (compressed tier)
-  uint64_t ring = 0;     // the DecodeBuffer's slots
+  uint64_t decoded = 0;  // decoded values used in place (resident tensors, resident-raw chunks)
+  uint64_t stored = 0;   // coded chunk bytes held in RAM (resident-coded chunks)
+  uint64_t ring = 0;     // the stream tier's read ring
+  uint64_t scratch = 0;  // the compute threads' chunk decode buffers (threads x largest chunk)
 };
+
+struct WeightSourceOptions {
+  unsigned threads = 2;  // compute threads (the fused path spreads a linear's chunks over them)
+  // Streamed chunks the reader thread may read ahead of the compute threads (ring slots, each
+  // the largest streamed chunk's stored bytes rounded out to 4 KiB blocks).
+  size_t ring_slots = 16;
+};
+
+// The ring's memory for streamed chunks of at most `largest_stored` bytes (0 when none).
+// `streamed_stored`: the stored bytes of all streamed chunks (the window never exceeds them).
+uint64_t stream_ring_bytes(uint64_t largest_stored, size_t ring_slots, uint64_t streamed_stored);
+// The reader's window for ring slots of `slot_bytes` and streamed chunks of `streamed_stored`
+// bytes in all: 1 MiB, but at most 1/8 of what is streamed; 0 (no window) below two slots.
+size_t stream_read_window_bytes(size_t slot_bytes, uint64_t streamed_stored);
 
 class WeightSource {
  public:
   // `tensors`: every INT8 linear's tensor, in the forward pass's execution order (one pass:
   // [proj_in], per layer q, k, v, o, [gate], up, down, [proj_out], classifier); a linear's id
-  // is its index here. Tensors that hold decoded values are served in place; when any is kept
-  // coded (Int8Tensor::stored), a prefetch thread decodes the coded ones in that order, over
-  // and over, into a ring of `ring_slots` slots. Coded tensors of one model share one tier.
+  // is its index here. Tensors with decoded values are multiplied in place; a tensor kept in
+  // chunks (Int8Tensor::stored) runs the fused decode→GEMM over its chunks, each from its home.
+  // When any chunk is streamed, a reader thread reads the streamed chunks in that order, over
+  // and over, into a ring, and checks each one's XXH3. All streamed chunks come from one file.
   static Expected<std::unique_ptr<WeightSource>> create(std::vector<const Int8Tensor*> tensors,
-                                                        size_t ring_slots = 3);
+                                                        const WeightSourceOptions& options = {});
   virtual ~WeightSource() = default;
 
-  // The values of linear `id`, valid until release(id); waits for the prefetch thread when
-  // they are not decoded yet. A read, checksum or decode failure comes back here, naming the
-  // file, tensor and chunk. Linears must be acquired in execution order, one at a time; one
-  // that a pass skips (the classifier of a prompt's earlier batches) is skipped over.
-  virtual Expected<const int8_t*> acquire(size_t id) = 0;
-  virtual void release(size_t id) = 0;
-  // "resident", "compressed" or "stream".
+  // y[rows, out] = the W8A8 product of linear `id` (p.weights: its layout and scales; the values
+  // come from here) with x[rows, in], bit-identical in every tier. A read, checksum or decode
+  // failure comes back here, naming the file, tensor and chunk. Linears must be run in
+  // execution order, one at a time; one that a pass skips (the classifier of a prompt's earlier
+  // batches) is skipped over.
+  virtual Status forward(size_t id, const Int8LinearParams& p, const float* x, size_t rows,
+                         float* y, unsigned threads) = 0;
+  // "resident" (every linear decoded), "compressed" (chunks held, some coded) or "stream" (some
+  // chunk streamed).
   virtual std::string_view tier() const = 0;
   virtual WeightMemory memory() const = 0;
 };

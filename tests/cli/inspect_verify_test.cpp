@@ -55,7 +55,7 @@ TEST(CliInspectVerify, InspectTableAndJson) {
   auto j = nlohmann::json::parse(js.out, nullptr, false);
   ASSERT_FALSE(j.is_discarded()) << js.out;
   EXPECT_EQ(j["format"], "dcllm");
-  EXPECT_EQ(j["version"], 1);
+  EXPECT_EQ(j["version"], kContainerVersion);
   EXPECT_EQ(j["metadata"]["architecture"], "llama");
   ASSERT_EQ(j["tensors"].size(), 2u);
   const auto& wq = j["tensors"][0];
@@ -105,8 +105,9 @@ TEST(CliInspectVerify, VerifyPassesThenNamesTheDamagedChunk) {
   CliResult bad_json = run_cli("verify --json " + shell_quoted(damaged));
   EXPECT_EQ(bad_json.code, 1);
   auto jb = nlohmann::json::parse(bad_json.out, nullptr, false);
-  EXPECT_EQ(jb["ok"], false);
-  EXPECT_NE(jb["error"].get<std::string>().find("chunk 2"), std::string::npos);
+  ASSERT_FALSE(jb.is_discarded()) << bad_json.out;
+  EXPECT_EQ(jb["error"]["type"], "corrupt");
+  EXPECT_NE(jb["error"]["message"].get<std::string>().find("chunk 2"), std::string::npos);
 }
 
 TEST(CliInspectVerify, VerifyRejectsANonContainer) {

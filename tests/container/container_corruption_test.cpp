@@ -48,7 +48,7 @@ struct IndexMap {
   size_t tensor_count_at = 0;
   struct Tensor {
     size_t dtype_at, ndim_at, scheme_at, scale_count_at, chunk_count_at;
-    std::vector<size_t> chunk_at;  // start of each 36-byte chunk record
+    std::vector<size_t> chunk_at;  // start of each 44-byte chunk record
   };
   std::vector<Tensor> tensors;
 };
@@ -75,7 +75,7 @@ IndexMap locate(const std::vector<uint8_t>& b) {
     t.chunk_count_at = p;
     uint32_t chunks = get_u32(b, p);
     p += 4;
-    for (uint32_t k = 0; k < chunks; ++k, p += 36) t.chunk_at.push_back(p);
+    for (uint32_t k = 0; k < chunks; ++k, p += 44) t.chunk_at.push_back(p);
     m.tensors.push_back(t);
   }
   EXPECT_EQ(p, get_u64(b, kIndexOffsetAt) + get_u64(b, kIndexSizeAt));
@@ -138,7 +138,7 @@ TEST(ContainerCorruption, BadMagic) {
 TEST(ContainerCorruption, BadVersion) {
   ScratchDir dir;
   auto bytes = small_container(dir);
-  for (uint32_t v : {0u, 2u, 0xFFFFFFFFu}) {
+  for (uint32_t v : {0u, 1u, 3u, 0xFFFFFFFFu}) {
     auto damaged = bytes;
     put_u32(damaged, kVersionAt, v);
     reseal(damaged);
@@ -146,6 +146,10 @@ TEST(ContainerCorruption, BadVersion) {
     expect_one_line_error(st, "version");
     EXPECT_EQ(st.code(), StatusCode::kUnsupported);
     EXPECT_NE(st.message().find("version " + std::to_string(v)), std::string::npos);
+    // Both versions are named: the file's and the one this build reads.
+    EXPECT_NE(st.message().find("reads version " + std::to_string(kContainerVersion)),
+              std::string::npos)
+        << st.message();
   }
 }
 
@@ -265,16 +269,24 @@ TEST(ContainerCorruption, TamperedIndexBehindValidChecksums) {
   expect_rejected(
       "overlap", [&](auto& b) { put_u64(b, chunk1, get_u64(b, chunk0)); }, "overlaps");
   expect_rejected(
-      "raw size", [&](auto& b) { put_u64(b, chunk0 + 16, 31); }, "raw");
+      "first row", [&](auto& b) { put_u64(b, chunk0 + 16, 5); }, "first row 5");
   expect_rejected(
-      "raw size huge", [&](auto& b) { put_u64(b, chunk0 + 16, ~uint64_t{0}); }, "raw");
+      "row count", [&](auto& b) { put_u64(b, chunk0 + 24, 31); }, "first row 25 where row 31");
   expect_rejected(
-      "codec id", [&](auto& b) { put_u32(b, chunk0 + 32, 7); }, "codec id");
+      "row count 0", [&](auto& b) { put_u64(b, chunk0 + 24, 0); }, "0 rows from row 0");
+  expect_rejected(
+      "row count huge", [&](auto& b) { put_u64(b, chunk0 + 24, ~uint64_t{0}); },
+      "(the tensor has 100)");
+  expect_rejected(
+      "rows short", [&](auto& b) { put_u64(b, m.tensors[0].chunk_at.back() + 24, 24); },
+      "chunks cover 99 of 100 rows");
+  expect_rejected(
+      "codec id", [&](auto& b) { put_u32(b, chunk0 + 40, 7); }, "codec id");
   expect_rejected(
       "duplicate name",
       [&](auto& b) {
         // Tensor names are one byte each: rename "b" to "a".
-        size_t b_name = m.tensors[0].chunk_at.back() + 36 + 2;
+        size_t b_name = m.tensors[0].chunk_at.back() + 44 + 2;
         ASSERT_EQ(b[b_name], 'b');
         b[b_name] = 'a';
       },

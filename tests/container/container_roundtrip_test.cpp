@@ -122,13 +122,15 @@ TEST(ContainerRoundTrip, EveryDTypeCodecAndChunking) {
     EXPECT_EQ(t.spec.quant.group_size, want.spec.quant.group_size);
     EXPECT_EQ(t.spec.quant.scales, want.spec.quant.scales);
     EXPECT_EQ(t.raw_bytes, want.raw.size());
-    EXPECT_EQ(t.chunks.size(), container_chunk_count(want.raw.size(), want.chunk_bytes));
+    EXPECT_EQ(t.chunks.size(), split_tensor_rows(want.spec, {0, want.chunk_bytes})->chunks);
     chunks += t.chunks.size();
     uint64_t raw_offset = 0, stored = 0;
     for (size_t k = 0; k < t.chunks.size(); ++k) {
       const ChunkInfo& ch = t.chunks[k];
       EXPECT_EQ(ch.offset % kContainerAlignment, 0u);
       EXPECT_EQ(ch.raw_offset, raw_offset);
+      EXPECT_EQ(ch.raw_offset, ch.first_row * tensor_row_bytes(t.spec));
+      EXPECT_EQ(ch.raw_size, ch.row_count * tensor_row_bytes(t.spec));
       EXPECT_EQ(ch.codec, want.codecs.size() == 1 ? want.codecs[0] : want.codecs[k]);
       raw_offset += ch.raw_size;
       stored += ch.stored_size;

@@ -43,13 +43,15 @@ struct Problem {
   int M = 0, N = 0, K = 0;
   Scheme scheme{};
   bool x_per_tensor = false;
+  int x_block = 0;  // activation block; 0 = per token / per tensor
   std::vector<int8_t> x, w;
   std::vector<float> sx, sw, bias;
 
   int groups() const {
     return scheme.scheme == QuantScheme::kGroup ? (K + scheme.group - 1) / scheme.group : 1;
   }
-  Int8Activations xs() const { return {x.data(), M, K, sx.data(), x_per_tensor}; }
+  int x_blocks() const { return x_block > 0 ? (K + x_block - 1) / x_block : 1; }
+  Int8Activations xs() const { return {x.data(), M, K, sx.data(), x_per_tensor, x_block}; }
   Int8MatrixView ws() const { return {{scheme.scheme, N, K, scheme.group}, w.data(), sw.data()}; }
   const float* b() const { return bias.empty() ? nullptr : bias.data(); }
 };
@@ -66,18 +68,19 @@ size_t scale_count(QuantScheme s, int N, int groups) {
 }
 
 Problem random_problem(int M, int N, int K, Scheme scheme, bool with_bias, bool x_per_tensor,
-                       uint32_t seed) {
+                       uint32_t seed, int x_block = 0) {
   std::mt19937 rng(seed);
   std::uniform_int_distribution<int> wdist(-128, 127);  // -128 is a legal weight
   std::uniform_int_distribution<int> xdist(-127, 127);  // activations never hold -128
   std::uniform_real_distribution<float> sdist(0.001f, 0.1f), bdist(-1.0f, 1.0f);
   Problem p;
-  p.M = M, p.N = N, p.K = K, p.scheme = scheme, p.x_per_tensor = x_per_tensor;
+  p.M = M, p.N = N, p.K = K, p.scheme = scheme, p.x_per_tensor = x_per_tensor && x_block == 0;
+  p.x_block = x_block;
   p.x.resize(static_cast<size_t>(M) * K);
   p.w.resize(static_cast<size_t>(N) * K);
   for (auto& v : p.x) v = static_cast<int8_t>(xdist(rng));
   for (auto& v : p.w) v = static_cast<int8_t>(wdist(rng));
-  p.sx.resize(x_per_tensor ? 1 : M);
+  p.sx.resize(p.x_per_tensor ? 1 : static_cast<size_t>(M) * p.x_blocks());
   for (auto& v : p.sx) v = sdist(rng);
   p.sw.resize(scale_count(scheme.scheme, N, p.groups()));
   for (auto& v : p.sw) v = sdist(rng);
@@ -98,8 +101,32 @@ int64_t dot64(const Problem& p, int m, int n, int k_begin, int k_end) {
 // The documented formula, evaluated independently of the kernels: float(dot) * (sx * sw) + b,
 // or for groups the float sum over groups of float(dot_g) * sw_g in order, then sx * sum + b.
 float expected(const Problem& p, int m, int n) {
-  const float sx = p.sx[p.x_per_tensor ? 0 : m];
   float v;
+  if (p.x_block > 0) {
+    // Four lanes; segment s (a block, or the piece of a block inside one weight group) adds
+    // float(dot_s) * c_s into lane s % 4; then (l0 + l1) + (l2 + l3).
+    const int B = p.x_block, nb = p.x_blocks();
+    const bool grouped = p.scheme.scheme == QuantScheme::kGroup;
+    const int G = grouped ? p.scheme.group : p.K;
+    float lane[4] = {0, 0, 0, 0};
+    int seg = 0;
+    for (int k = 0; k < p.K;) {
+      const int end = std::min({p.K, (k / B + 1) * B, (k / G + 1) * G});
+      const float sxb = p.sx[static_cast<size_t>(m) * nb + k / B];
+      const float c = grouped ? sxb * p.sw[static_cast<size_t>(n) * p.groups() + k / G] : sxb;
+      lane[seg % 4] = lane[seg % 4] + static_cast<float>(dot64(p, m, n, k, end)) * c;
+      ++seg;
+      k = end;
+    }
+    const float sum = (lane[0] + lane[1]) + (lane[2] + lane[3]);
+    if (grouped) {
+      v = sum;
+    } else {
+      v = sum * (p.scheme.scheme == QuantScheme::kPerChannel ? p.sw[n] : p.sw[0]);
+    }
+    return p.bias.empty() ? v : v + p.bias[n];
+  }
+  const float sx = p.sx[p.x_per_tensor ? 0 : m];
   if (p.scheme.scheme == QuantScheme::kGroup) {
     const int G = p.scheme.group, groups = p.groups();
     float sum = 0.0f;
@@ -174,6 +201,92 @@ TEST(Int8Gemm, Avx512VnniMatchesReference) {
   if (!int8_kernel_available(Int8Kernel::kAvx512Vnni))
     GTEST_SKIP() << "no AVX-512 VNNI on this CPU";
   check_kernel_on_awkward_shapes(Int8Kernel::kAvx512Vnni);
+}
+
+// Activation blocks (one scale per B inputs of a token): every kernel against the reference on
+// awkward shapes, blocks that are whole 32-byte steps and blocks that are not, short last blocks,
+// and grouped weights (which the SIMD kernels hand to the generic one).
+void check_blocks_on_awkward_shapes(Int8Kernel kernel) {
+  const Scheme schemes[] = {{QuantScheme::kPerTensor, 0},
+                            {QuantScheme::kPerChannel, 0},
+                            {QuantScheme::kGroup, 32},
+                            {QuantScheme::kGroup, 40}};
+  uint32_t seed = 1000;
+  for (const Scheme& s : schemes) {
+    for (int B : {32, 64, 1, 7, 48, 128}) {
+      for (int M : {1, 2, 3, 5, 17}) {
+        for (int K : {1, 31, 32, 33, 100, 257, 576}) {
+          for (int N : {1, 5, 33}) {
+            const bool bias = (seed & 1) != 0;
+            SCOPED_TRACE(::testing::Message()
+                         << scheme_name(s.scheme) << ":" << s.group << " B=" << B << " M=" << M
+                         << " K=" << K << " N=" << N << " bias=" << bias);
+            const Problem p = random_problem(M, N, K, s, bias, false, seed++, B);
+            check_against_reference(kernel, p, run(kernel, p, 1));
+            if (::testing::Test::HasFatalFailure()) return;
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(Int8GemmBlocks, GenericMatchesReference) {
+  check_blocks_on_awkward_shapes(Int8Kernel::kGeneric);
+}
+
+TEST(Int8GemmBlocks, Avx2MatchesReference) {
+  if (!int8_kernel_available(Int8Kernel::kAvx2)) GTEST_SKIP() << "no AVX2+FMA on this CPU";
+  check_blocks_on_awkward_shapes(Int8Kernel::kAvx2);
+}
+
+TEST(Int8GemmBlocks, Avx512VnniMatchesReference) {
+  if (!int8_kernel_available(Int8Kernel::kAvx512Vnni))
+    GTEST_SKIP() << "no AVX-512 VNNI on this CPU";
+  check_blocks_on_awkward_shapes(Int8Kernel::kAvx512Vnni);
+}
+
+// Thread count, batch size (the AVX2 batch path from 4 tokens, more than one token block at
+// 41) and one token at a time give the same bits as the generic kernel.
+TEST(Int8GemmBlocks, KernelsThreadsAndBatchingAgreeBitForBit) {
+  for (const Scheme& s :
+       {Scheme{QuantScheme::kPerTensor, 0}, Scheme{QuantScheme::kPerChannel, 0}}) {
+    for (int B : {32, 64, 33}) {
+      const Problem p = random_problem(41, 301, 1000, s, true, false, 50 + B, B);
+      const std::vector<float> ref = run(Int8Kernel::kGeneric, p, 1);
+      for (Int8Kernel kernel : available_kernels()) {
+        EXPECT_EQ(run(kernel, p, 1), ref) << int8_kernel_name(kernel) << " B=" << B;
+        EXPECT_EQ(run(kernel, p, 2), ref) << int8_kernel_name(kernel) << " B=" << B;
+        for (int m = 0; m < p.M; m += 5) {
+          Int8Activations row = p.xs();
+          row.data += static_cast<size_t>(m) * p.K;
+          row.scales += static_cast<size_t>(m) * p.x_blocks();
+          row.rows = 1;
+          std::vector<float> y(p.N);
+          int8_gemm_with(kernel, row, p.ws(), p.b(), y.data(), 2);
+          ASSERT_TRUE(std::equal(y.begin(), y.end(), ref.begin() + static_cast<ptrdiff_t>(m) * p.N))
+              << int8_kernel_name(kernel) << " B=" << B << " token " << m;
+        }
+      }
+    }
+  }
+}
+
+// With unit scales the block sums are exact integers below 2^24, so the lanes add exactly and
+// the result is the whole dot product: checks that no block is dropped or counted twice.
+TEST(Int8GemmBlocks, UnitScalesGiveTheExactDot) {
+  for (Int8Kernel kernel : available_kernels()) {
+    for (int B : {32, 64, 96, 20}) {
+      Problem p = random_problem(5, 9, 333, {QuantScheme::kPerChannel, 0}, false, false, 90 + B, B);
+      std::fill(p.sx.begin(), p.sx.end(), 1.0f);
+      std::fill(p.sw.begin(), p.sw.end(), 1.0f);
+      const std::vector<float> y = run(kernel, p, 1);
+      for (int m = 0; m < p.M; ++m)
+        for (int n = 0; n < p.N; ++n)
+          ASSERT_EQ(y[static_cast<size_t>(m) * p.N + n], static_cast<float>(dot64(p, m, n, 0, p.K)))
+              << int8_kernel_name(kernel) << " B=" << B << " m=" << m << " n=" << n;
+    }
+  }
 }
 
 // With unit scales and sums below 2^24 every float step is exact, so the group path's int32
@@ -376,6 +489,60 @@ TEST(ActivationQuant, PerTensorSharesOneScale) {
   EXPECT_EQ(s, 4.0f / 127.0f);
   const int8_t want[6] = {32, -64, 16, 127, -127, 0};  // 31.75, -63.5 (ties to even), 15.875
   for (int i = 0; i < 6; ++i) EXPECT_EQ(q[i], want[i]) << i;
+}
+
+TEST(ActivationQuant, PerBlockScalesEachBlockOnItsOwn) {
+  const int rows = 2, cols = 70, block = 32;  // blocks of 32, 32 and 6
+  std::mt19937 rng(4);
+  std::normal_distribution<float> d(0.0f, 1.0f);
+  std::vector<float> x(rows * cols);
+  for (auto& v : x) v = d(rng);
+  x[5] = 300.0f;  // an outlier in token 0's first block
+  std::fill(x.begin() + cols + 32, x.begin() + cols + 64, 0.0f);  // token 1: a zero block
+  std::vector<int8_t> q(x.size());
+  std::vector<float> s(rows * 3);
+  quantize_activations_per_block(x.data(), rows, cols, block, q.data(), s.data());
+  for (int r = 0; r < rows; ++r) {
+    for (int b = 0; b < 3; ++b) {
+      const int begin = b * block, end = std::min(cols, begin + block);
+      float mx = 0;
+      for (int k = begin; k < end; ++k) mx = std::max(mx, std::fabs(x[r * cols + k]));
+      const float want = mx == 0.0f ? 1.0f : mx / 127.0f;
+      ASSERT_EQ(s[r * 3 + b], want) << r << "," << b;
+      for (int k = begin; k < end; ++k)
+        EXPECT_LE(std::fabs(q[r * cols + k] * want - x[r * cols + k]), want * 0.5f * 1.0001f);
+    }
+  }
+  // The outlier coarsens only its own block: the next block keeps a fine step.
+  EXPECT_GT(s[0], 50.0f * s[1]);
+  // Whole rows as one block are per-token quantization exactly.
+  std::vector<int8_t> qb(x.size()), qt(x.size());
+  std::vector<float> sb(rows), st(rows);
+  quantize_activations_per_block(x.data(), rows, cols, cols, qb.data(), sb.data());
+  quantize_activations_per_token(x.data(), rows, cols, qt.data(), st.data());
+  EXPECT_EQ(qb, qt);
+  EXPECT_EQ(sb, st);
+}
+
+TEST(ActivationQuant, BufferFollowsTheScheme) {
+  const float x[8] = {1, 2, 3, 4, 100, 0.5f, 0.25f, 0};
+  Int8ActivationBuffer buf;
+  ActivationQuant block;
+  block.scheme = ActivationScheme::kBlock;
+  block.block = 4;
+  const Int8Activations a = buf.quantize(x, 1, 8, block);
+  EXPECT_EQ(a.block, 4);
+  EXPECT_EQ(a.blocks(), 2);
+  EXPECT_EQ(a.scales[0], 4.0f / 127.0f);
+  EXPECT_EQ(a.scales[1], 100.0f / 127.0f);
+  EXPECT_EQ(a.data[3], 127);
+  EXPECT_EQ(a.data[4], 127);
+  ActivationQuant tensor;
+  tensor.scheme = ActivationScheme::kPerTensor;
+  const Int8Activations t = buf.quantize(x, 2, 4, tensor);
+  EXPECT_TRUE(t.per_tensor);
+  EXPECT_EQ(t.block, 0);
+  EXPECT_EQ(t.scales[0], 100.0f / 127.0f);
 }
 
 TEST(ActivationQuant, NonFiniteValues) {

@@ -41,5 +41,49 @@ TEST(Sampler, LowTemperatureSharpens) {
   EXPECT_GT(first, 995);
 }
 
+// Counts of 20000 draws from l under `o`.
+std::vector<int> draw_counts(const std::vector<float>& l, SamplerOptions o,
+                             std::span<const int32_t> recent = {}) {
+  Sampler s(o);
+  std::vector<int> counts(l.size(), 0);
+  for (int i = 0; i < 20000; ++i) ++counts[static_cast<size_t>(s.sample(l, recent))];
+  return counts;
+}
+
+TEST(Sampler, TopKKeepsTheKMostLikely) {
+  const std::vector<float> l = {std::log(0.1f), std::log(0.5f), std::log(0.15f), std::log(0.25f)};
+  auto c = draw_counts(l, {.temperature = 1.0f, .top_k = 2, .seed = 5});
+  EXPECT_EQ(c[0], 0);
+  EXPECT_EQ(c[2], 0);
+  EXPECT_NEAR(c[1] / 20000.0, 0.5 / 0.75, 0.02);  // renormalised over the two kept
+}
+
+TEST(Sampler, TopPKeepsTheSmallestSetReachingP) {
+  const std::vector<float> l = {std::log(0.1f), std::log(0.5f), std::log(0.15f), std::log(0.25f)};
+  // 0.5 + 0.25 = 0.75 >= 0.7: tokens 1 and 3 only.
+  auto c = draw_counts(l, {.temperature = 1.0f, .top_p = 0.7f, .seed = 6});
+  EXPECT_EQ(c[0] + c[2], 0);
+  EXPECT_NEAR(c[3] / 20000.0, 0.25 / 0.75, 0.02);
+}
+
+TEST(Sampler, MinPDropsTokensFarBelowTheTop) {
+  const std::vector<float> l = {std::log(0.1f), std::log(0.5f), std::log(0.15f), std::log(0.25f)};
+  // min_p 0.4: keep p >= 0.2, i.e. tokens 1 and 3.
+  auto c = draw_counts(l, {.temperature = 1.0f, .min_p = 0.4f, .seed = 7});
+  EXPECT_EQ(c[0] + c[2], 0);
+  EXPECT_GT(c[1], 0);
+  EXPECT_GT(c[3], 0);
+}
+
+TEST(Sampler, RepeatPenaltyDemotesRecentTokens) {
+  const std::vector<float> l = {2.0f, 1.9f, -1.0f};
+  const int32_t recent[] = {0, 0, 2};
+  Sampler greedy({.repeat_penalty = 1.5f});
+  EXPECT_EQ(greedy.sample(l, recent), 1);  // 2.0 / 1.5 < 1.9
+  EXPECT_EQ(greedy.sample(l), 0);          // nothing recent: no penalty
+  Sampler window({.repeat_penalty = 1.5f, .repeat_last_n = 1});
+  EXPECT_EQ(window.sample(l, recent), 0);  // only token 2 is inside the window
+}
+
 }  // namespace
 }  // namespace dcllm

@@ -7,6 +7,8 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -19,6 +21,7 @@
 #include "rtn_int8_container.h"
 #include "runtime/decode_buffer.h"
 #include "runtime/transformer.h"
+#include "runtime/weight_source.h"
 
 namespace dcllm {
 namespace {
@@ -33,6 +36,10 @@ class WeightTiers : public ::testing::Test {
     path_ = dir_->file("stories260K.dcllm");
     auto m = testing::stories260k_with_rtn_container(path_);
     ASSERT_TRUE(m.ok()) << m.status().message();
+    // Chunks of at most 4 KiB: several per tensor, and small enough that the stream tier's
+    // reader reads runs of them through its window.
+    Status small = testing::write_rtn_int8_container(*m, path_, 4096);
+    ASSERT_TRUE(small.ok()) << small.message();
     // The same model with its own (untied) INT8 classifier, which then goes through the decode
     // ring too: a prompt's earlier batches skip it, and the ring must skip its slot.
     untied_path_ = dir_->file("stories260K-untied.dcllm");
@@ -151,14 +158,31 @@ TEST_F(WeightTiers, SourcesReportTheirTierAndTheBytesTheyHold) {
         EXPECT_TRUE(q->int8->values.empty());
         EXPECT_EQ(mem.stored, int8_stored);  // exactly the file's bytes of these tensors
         EXPECT_EQ(mem.decoded, embd_raw);    // the tied classifier runs on it in place
-        EXPECT_GT(mem.ring, 0u);
+        EXPECT_EQ(mem.ring, 0u);             // no reader: the compute threads decode (fused)
+        EXPECT_GT(mem.scratch, 0u);          // into buffers of their own
         break;
-      case WeightTier::kStream:
+      case WeightTier::kStream: {
         EXPECT_TRUE(q->int8->values.empty());
         EXPECT_EQ(mem.stored, 0u);
         EXPECT_EQ(mem.decoded, embd_raw);
-        EXPECT_GT(mem.ring, 0u);
+        EXPECT_GT(mem.scratch, 0u);
+        // 16 ring slots and the reader's window, which this fixture streams enough to use (so
+        // the truncation and overwrite tests below read through it).
+        auto c = ModelContainer::open(path_);
+        ASSERT_TRUE(c.ok());
+        uint64_t slot = 0, streamed = 0;
+        for (const TensorEntry& e : c->tensors()) {
+          if (e.spec.dtype != DType::kI8 || e.spec.name == "token_embd.weight") continue;
+          for (const ChunkInfo& ch : e.chunks) {
+            slot = std::max<uint64_t>(slot, ChunkFile::direct_buffer_bytes(ch));
+            streamed += ch.stored_size;
+          }
+        }
+        const size_t window = stream_read_window_bytes(static_cast<size_t>(slot), streamed);
+        EXPECT_GT(window, 0u);
+        EXPECT_EQ(mem.ring, 16 * slot + window);
         break;
+      }
     }
   }
 }
@@ -265,8 +289,8 @@ TEST(DecodeBuffer, HandsOverItemsInOrderAndPassesErrorsOn) {
     for (uint64_t seq = 0; seq < 6; ++seq) {
       auto slot = ring.wait_free(seq);
       ASSERT_FALSE(slot.empty());
-      slot[0] = static_cast<int8_t>(seq);
-      ring.publish(seq, seq == 4 ? Corrupt("item 4 is bad") : Status::Ok());
+      slot[0] = static_cast<uint8_t>(seq);
+      ring.publish(seq, seq == 4 ? Corrupt("item 4 is bad") : Status::Ok(), slot.first(1));
     }
     EXPECT_TRUE(ring.wait_free(6 + 2).empty());  // blocks until stop()
   });
@@ -277,7 +301,8 @@ TEST(DecodeBuffer, HandsOverItemsInOrderAndPassesErrorsOn) {
       EXPECT_EQ(p.status().message(), "item 4 is bad");
     } else {
       ASSERT_TRUE(p.ok());
-      EXPECT_EQ((*p)[0], static_cast<int8_t>(seq));
+      ASSERT_EQ(p->size(), 1u);
+      EXPECT_EQ((*p)[0], static_cast<uint8_t>(seq));
     }
     ring.release(seq);
   }
@@ -286,9 +311,38 @@ TEST(DecodeBuffer, HandsOverItemsInOrderAndPassesErrorsOn) {
   EXPECT_FALSE(ring.wait_ready(7).ok());  // stopped: no wait
 }
 
-// A valid file with an f32 tensor [4096, 64] in 4096 chunks of 256 bytes coded with `codec`,
-// then its index rewritten to claim [4096, 2^28] in chunks of 2^30 bytes each (4 TiB) behind
-// valid checksums; every tier must refuse it with an error naming the tensor and `fragment`.
+TEST(DecodeBuffer, ConsumersMayReleaseOutOfOrder) {
+  // Four slots, 4 KiB-aligned; items 0..3 are filled at once; releasing 2 before 0 frees 2's
+  // slot only: the producer can fill 6 but waits for 4 until 0 is released.
+  DecodeBuffer ring(4, 100, 4096);
+  EXPECT_EQ(ring.slot_bytes(), 4096u);
+  for (uint64_t seq = 0; seq < 4; ++seq) {
+    auto slot = ring.wait_free(seq);
+    ASSERT_EQ(reinterpret_cast<uintptr_t>(slot.data()) % 4096, 0u);
+    ring.publish(seq, Status::Ok(), slot.first(1));
+  }
+  for (uint64_t seq : {3u, 1u, 2u}) {
+    ASSERT_TRUE(ring.wait_ready(seq).ok());
+  }
+  ring.release(1);
+  ring.release(3);
+  std::atomic<int> filled{-1};
+  std::thread producer([&] {
+    ASSERT_FALSE(ring.wait_free(4).empty());  // slot 0: waits for item 0's release
+    filled = 4;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(filled.load(), -1);
+  ring.release(0);
+  producer.join();
+  EXPECT_EQ(filled.load(), 4);
+  ring.stop();
+}
+
+// A valid file with an f32 tensor [4096, 64] in 4096 chunks of one row (256 bytes) coded with
+// `codec`, then its index rewritten to claim [4096, 2^28], i.e. chunks of 2^30 bytes each
+// (4 TiB), behind valid checksums; every tier must refuse it with an error naming the tensor and
+// `fragment`.
 void expect_huge_claim_refused(const std::string& codec, const std::string& fragment) {
   SCOPED_TRACE(codec);
   testing::ScratchDir dir;
@@ -337,8 +391,8 @@ void expect_huge_claim_refused(const std::string& codec, const std::string& frag
   std::memcpy(&chunks, bytes.data() + p, 4);
   ASSERT_EQ(chunks, 4096u);
   p += 4;
-  for (uint32_t k = 0; k < chunks; ++k) put64(p + 36 * k + 16, uint64_t{1} << 30);  // raw_size
-  ASSERT_EQ(p + 36 * chunks, u64(32) + u64(40));  // walked the whole index
+  // Each chunk is one row, so each now claims 2^28 floats (2^30 bytes) through its row count.
+  ASSERT_EQ(p + 44 * chunks, u64(32) + u64(40));  // walked the whole index
   put64(64, XXH3_64bits(bytes.data() + 80, u64(32) + u64(40) - 80));
   put64(72, XXH3_64bits(bytes.data(), 72));
   testing::write_bytes(path, bytes);

@@ -1,0 +1,279 @@
+// Model -> GGUF for llama.cpp: the `<arch>.*` hyper-parameters, tokenizer.ggml.* and
+// tokenizer.chat_template, and each tensor re-encoded row by row (INT8 rows dequantized first),
+// so only one tensor's output bytes are held at a time.
+#include "model/gguf_export.h"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstring>
+
+#include "core/parallel.h"
+#include "model/gguf_writer.h"
+
+namespace dcllm {
+namespace {
+
+constexpr size_t kQ8Block = 32;
+constexpr size_t kQ8BlockBytes = 2 + kQ8Block;
+constexpr std::string_view kSpaceMark = "\xE2\x96\x81";  // "▁", SentencePiece's space
+
+// llama.cpp's file types (general.file_type): all F16, or mostly Q8_0.
+constexpr uint32_t kFileTypeF16 = 1;
+constexpr uint32_t kFileTypeQ8_0 = 7;
+
+// Row r of tensor `t` as floats (INT8 rows dequantized), input_scale folded into the columns.
+class RowReader {
+ public:
+  RowReader(const ModelTensor& t, const float* input_scale) : t_(t), scale_(input_scale) {
+    cols_ = t.shape.empty() ? 0 : t.shape.back();
+  }
+  int64_t cols() const { return cols_; }
+  int64_t rows() const { return cols_ ? t_.numel() / cols_ : 0; }
+  void read(int64_t r, float* out) const {
+    if (t_.int8) {
+      t_.int8->view().dequantize_row(r, out);
+    } else {
+      std::memcpy(out, t_.data + r * cols_, static_cast<size_t>(cols_) * sizeof(float));
+    }
+    if (scale_) {
+      for (int64_t c = 0; c < cols_; ++c) out[c] *= scale_[c];
+    }
+  }
+
+ private:
+  const ModelTensor& t_;
+  const float* scale_;
+  int64_t cols_ = 0;
+};
+
+// Hugging Face q/k rows rotate halves (i, i + d/2); llama.cpp's `llama` rotates pairs (2i, 2i+1).
+// Output row h*d + 2i + j is source row h*d + j*d/2 + i.
+int64_t interleaved_source_row(int64_t row, int64_t head_dim) {
+  const int64_t h = row / head_dim, k = row % head_dim;
+  return h * head_dim + (k % 2) * (head_dim / 2) + k / 2;
+}
+
+bool is_rope_projection(const std::string& name) {
+  auto ends = [&](std::string_view s) {
+    return name.size() >= s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0;
+  };
+  return ends("attn_q.weight") || ends("attn_k.weight");
+}
+
+// llama2.c pieces are plain text; llama.cpp's SentencePiece vocab wants "▁" for space, bare
+// <s>/</s>, and token types.
+void add_llama2c_vocab(GgufWriter& w, const Vocab& v) {
+  std::vector<std::string> tokens;
+  std::vector<int32_t> types;
+  for (size_t i = 0; i < v.tokens.size(); ++i) {
+    std::string piece = v.tokens[i];
+    auto type = TokenType::kNormal;
+    if (static_cast<int32_t>(i) == v.bos_id) {
+      piece = "<s>", type = TokenType::kControl;
+    } else if (static_cast<int32_t>(i) == v.eos_id) {
+      piece = "</s>", type = TokenType::kControl;
+    } else if (static_cast<int32_t>(i) == v.unk_id) {
+      type = TokenType::kUnknown;
+    } else if (piece.size() == 6 && piece.rfind("<0x", 0) == 0 && piece[5] == '>') {
+      type = TokenType::kByte;
+    } else {
+      std::string spaced;
+      for (char c : piece) {
+        if (c == ' ') {
+          spaced += kSpaceMark;
+        } else {
+          spaced += c;
+        }
+      }
+      piece = std::move(spaced);
+    }
+    tokens.push_back(std::move(piece));
+    types.push_back(static_cast<int32_t>(type));
+  }
+  w.add_strings("tokenizer.ggml.tokens", tokens);
+  w.add_i32s("tokenizer.ggml.token_type", types);
+}
+
+void add_vocab(GgufWriter& w, const Vocab& v) {
+  const bool spm = v.kind == VocabKind::kSentencePiece;
+  w.add_string("tokenizer.ggml.model", spm ? "llama" : "gpt2");
+  if (!v.pre_tokenizer.empty()) w.add_string("tokenizer.ggml.pre", v.pre_tokenizer);
+  if (v.llama2c_pieces) {
+    add_llama2c_vocab(w, v);
+  } else {
+    w.add_strings("tokenizer.ggml.tokens", v.tokens);
+    std::vector<int32_t> types(v.tokens.size(), static_cast<int32_t>(TokenType::kNormal));
+    for (size_t i = 0; i < v.types.size() && i < types.size(); ++i) {
+      types[i] = static_cast<int32_t>(v.types[i]);
+    }
+    w.add_i32s("tokenizer.ggml.token_type", types);
+  }
+  if (spm) {
+    // llama.cpp's SentencePiece merges by score; a vocab that merges by rank (HF BPE) gets
+    // scores that keep the id order, which is how such vocabularies are built.
+    std::vector<float> scores = v.scores;
+    if (scores.size() != v.tokens.size()) {
+      scores.assign(v.tokens.size(), 0.0f);
+      for (size_t i = 0; i < scores.size(); ++i) scores[i] = -static_cast<float>(i);
+    }
+    w.add_f32s("tokenizer.ggml.scores", scores);
+  }
+  if (!v.merges.empty()) w.add_strings("tokenizer.ggml.merges", v.merges);
+  for (const auto& [key, id] : {std::pair{"tokenizer.ggml.bos_token_id", v.bos_id},
+                                {"tokenizer.ggml.eos_token_id", v.eos_id},
+                                {"tokenizer.ggml.unknown_token_id", v.unk_id}}) {
+    if (id >= 0) w.add_u32(key, static_cast<uint32_t>(id));
+  }
+  w.add_bool("tokenizer.ggml.add_bos_token", v.add_bos);
+  w.add_bool("tokenizer.ggml.add_space_prefix", v.add_space_prefix);
+  if (!v.chat_template.empty()) w.add_string("tokenizer.chat_template", v.chat_template);
+}
+
+std::string info_value(const Model& m, std::string_view key) {
+  for (const auto& [k, v] : m.info) {
+    if (k == key) return v;
+  }
+  return "";
+}
+
+}  // namespace
+
+uint16_t f32_to_fp16(float f) {
+  const uint32_t x = std::bit_cast<uint32_t>(f);
+  const auto sign = static_cast<uint16_t>((x >> 16) & 0x8000u);
+  const uint32_t mag = x & 0x7fffffffu;
+  if (mag >= 0x7f800000u) {  // infinity, or NaN with its top payload bits (and quiet)
+    return sign | 0x7c00u | (mag > 0x7f800000u ? 0x200u | ((mag >> 13) & 0x3ffu) : 0u);
+  }
+  if (mag >= 0x477ff000u) return sign | 0x7c00u;  // >= 65520 rounds past the largest half
+  if (mag < 0x38800000u) {
+    // Below 2^-14: a subnormal half, mantissa = value * 2^24 rounded to nearest even.
+    const float v = std::bit_cast<float>(mag) * 0x1p24f;
+    return sign | static_cast<uint16_t>(std::nearbyint(v));
+  }
+  uint32_t h = (((mag >> 23) - 127 + 15) << 10) | ((mag & 0x7fffffu) >> 13);
+  const uint32_t rest = mag & 0x1fffu;
+  if (rest > 0x1000u || (rest == 0x1000u && (h & 1u))) ++h;  // a carry bumps the exponent
+  return sign | static_cast<uint16_t>(h);
+}
+
+void quantize_row_q8_0(const float* x, size_t n, uint8_t* out) {
+  for (size_t b = 0; b < n / kQ8Block; ++b, x += kQ8Block, out += kQ8BlockBytes) {
+    float amax = 0.0f;
+    for (size_t i = 0; i < kQ8Block; ++i) amax = std::max(amax, std::fabs(x[i]));
+    const float d = amax / 127.0f;
+    const float id = d > 0.0f ? 1.0f / d : 0.0f;
+    const uint16_t h = f32_to_fp16(d);
+    std::memcpy(out, &h, 2);
+    for (size_t i = 0; i < kQ8Block; ++i) {
+      out[2 + i] = static_cast<uint8_t>(static_cast<int8_t>(std::round(x[i] * id)));
+    }
+  }
+}
+
+Expected<GgufExportReport> export_gguf(const Model& model, const std::string& path,
+                                       const GgufExportOptions& opts) {
+  const ModelConfig& c = model.config;
+  if (c.family != ModelFamily::kLlama) {
+    return Unsupported(model.path +
+                       ": export to GGUF supports the Llama family (llama, qwen2), "
+                       "not " +
+                       std::string(family_name(c.family)));
+  }
+  if (!model.vocab) {
+    return InvalidArgument(model.path +
+                           ": the model has no vocabulary to export (pass "
+                           "--tokenizer for a llama2.c checkpoint)");
+  }
+  GgufExportReport report;
+  // Qwen2 (biases on q/k/v) is llama.cpp's `qwen2`, which rotates halves; all else is `llama`.
+  report.architecture = c.attn_qkv_bias ? "qwen2" : "llama";
+  const bool permute_qk = report.architecture == "llama" && c.rope_style == RopeStyle::kHalves;
+  if (report.architecture == "qwen2" && c.rope_style != RopeStyle::kHalves) {
+    return Unsupported(model.path + ": a qwen2 model with interleaved RoPE cannot be exported");
+  }
+  const std::string& a = report.architecture;
+
+  GgufWriter w;
+  w.add_string("general.architecture", a);
+  std::string name = info_value(model, "general.name");
+  if (name.empty()) name = model.path.substr(model.path.find_last_of('/') + 1);
+  w.add_string("general.name", name);
+  w.add_u32("general.file_type", opts.q8_0 ? kFileTypeQ8_0 : kFileTypeF16);
+  w.add_u32("general.quantization_version", 2);
+  w.add_u32(a + ".context_length", static_cast<uint32_t>(c.seq_len));
+  w.add_u32(a + ".embedding_length", static_cast<uint32_t>(c.dim));
+  w.add_u32(a + ".block_count", static_cast<uint32_t>(c.n_layers));
+  w.add_u32(a + ".feed_forward_length", static_cast<uint32_t>(c.hidden_dim));
+  w.add_u32(a + ".attention.head_count", static_cast<uint32_t>(c.n_heads));
+  w.add_u32(a + ".attention.head_count_kv", static_cast<uint32_t>(c.n_kv_heads));
+  if (c.head_dim * c.n_heads != c.dim) {
+    w.add_u32(a + ".attention.key_length", static_cast<uint32_t>(c.head_dim));
+    w.add_u32(a + ".attention.value_length", static_cast<uint32_t>(c.head_dim));
+  }
+  w.add_u32(a + ".rope.dimension_count",
+            static_cast<uint32_t>(c.rope_dim ? c.rope_dim : c.head_dim));
+  w.add_f32(a + ".rope.freq_base", c.rope_theta);
+  w.add_f32(a + ".attention.layer_norm_rms_epsilon", c.norm_eps);
+  w.add_u32(a + ".vocab_size", static_cast<uint32_t>(c.vocab_size));
+  add_vocab(w, *model.vocab);
+
+  for (const ModelTensor& t : model.tensors()) {
+    const std::string& tn = t.name;
+    if (tn.size() > 12 && tn.compare(tn.size() - 12, 12, ".input_scale") == 0) continue;
+    if (!t.data && !(t.int8 && !t.int8->values.empty())) {
+      return InvalidArgument(model.path + ": tensor '" + tn +
+                             "' has no weights in memory (load with --weights resident)");
+    }
+    const float* input_scale = nullptr;
+    if (tn.size() > 7 && tn.compare(tn.size() - 7, 7, ".weight") == 0) {
+      const ModelTensor* s = model.find(tn.substr(0, tn.size() - 7) + ".input_scale");
+      if (s && s->data && s->numel() == (t.shape.empty() ? 0 : t.shape.back())) {
+        input_scale = s->data;
+      } else if (s) {
+        return Corrupt(model.path + ": " + s->name + " does not match " + tn);
+      }
+    }
+    const bool matrix = t.shape.size() == 2;
+    GgmlType type = GgmlType::kF32;
+    if (matrix) {
+      type = opts.q8_0 && t.shape[1] % kQ8Block == 0 ? GgmlType::kQ8_0 : GgmlType::kF16;
+    }
+    (type == GgmlType::kQ8_0  ? report.q8_0_tensors
+     : type == GgmlType::kF16 ? report.f16_tensors
+                              : report.f32_tensors)++;
+    const bool permute = permute_qk && is_rope_projection(tn);
+    const int64_t head_dim = c.head_dim;
+    const unsigned threads = opts.threads;
+    DCLLM_RETURN_IF_ERROR(w.add_tensor(
+        tn, t.shape, type,
+        [&t, input_scale, type, permute, head_dim, threads](std::vector<uint8_t>& out) {
+          const RowReader rows(t, input_scale);
+          const auto cols = static_cast<size_t>(rows.cols());
+          const size_t row_bytes = out.size() / static_cast<size_t>(rows.rows());
+          parallel_for(static_cast<size_t>(rows.rows()), threads, [&](size_t r) {
+            std::vector<float> buf(cols);
+            const int64_t src = permute ? interleaved_source_row(static_cast<int64_t>(r), head_dim)
+                                        : static_cast<int64_t>(r);
+            rows.read(src, buf.data());
+            uint8_t* dst = out.data() + r * row_bytes;
+            if (type == GgmlType::kQ8_0) {
+              quantize_row_q8_0(buf.data(), cols, dst);
+            } else if (type == GgmlType::kF16) {
+              for (size_t k = 0; k < cols; ++k) {
+                const uint16_t h = f32_to_fp16(buf[k]);
+                std::memcpy(dst + 2 * k, &h, 2);
+              }
+            } else {
+              std::memcpy(dst, buf.data(), cols * sizeof(float));
+            }
+          });
+          return Status::Ok();
+        }));
+  }
+  DCLLM_RETURN_IF_ERROR(w.write(path));
+  return report;
+}
+
+}  // namespace dcllm
