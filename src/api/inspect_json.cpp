@@ -16,16 +16,18 @@ namespace {
 
 using ojson = nlohmann::ordered_json;
 
+ojson ratio(uint64_t raw, uint64_t stored) {
+  if (stored == 0) return nullptr;
+  return static_cast<double>(raw) / static_cast<double>(stored);
+}
+
+}  // namespace
+
 std::vector<std::string> tensor_codecs(const TensorEntry& t) {
   std::vector<std::string> codecs;
   for (const auto& c : t.chunks)
     if (std::find(codecs.begin(), codecs.end(), c.codec) == codecs.end()) codecs.push_back(c.codec);
   return codecs;
-}
-
-ojson ratio(uint64_t raw, uint64_t stored) {
-  if (stored == 0) return nullptr;
-  return static_cast<double>(raw) / static_cast<double>(stored);
 }
 
 ojson container_json(const ModelContainer& c, bool with_chunks) {
@@ -71,26 +73,28 @@ ojson container_json(const ModelContainer& c, bool with_chunks) {
             {"file_ratio", ratio(c.raw_bytes(), c.file_bytes())}}}};
 }
 
-Expected<ojson> model_json(const std::string& path) {
+Expected<ojson> model_file_json(const std::string& path) {
+  // Keys in sorted order (plain nlohmann::json), as `inspect --json` has always printed them.
+  using json = nlohmann::json;
   LoadOptions load;
   load.load_weights = false;
   DCLLM_ASSIGN_OR_RETURN(Model model, load_model(path, load));
-  ojson tensors = ojson::array();
+  json tensors = json::array();
   for (const auto& t : model.tensors()) {
     tensors.push_back({{"name", t.name},
                        {"shape", t.shape},
                        {"dtype", t.stored_type},
                        {"bytes", t.stored_bytes}});
   }
-  ojson meta = ojson::object();
+  json meta = json::object();
   for (const auto& [k, v] : model.info) meta[k] = v;
-  ojson j = {{"path", path},
-             {"format", model.format},
-             {"config", model_config_to_json(model.config)},
-             {"metadata", meta},
-             {"parameters", model.parameter_count()},
-             {"bytes", model.stored_bytes()},
-             {"tensors", tensors}};
+  json j = {{"path", path},
+            {"format", model.format},
+            {"config", model_config_to_json(model.config)},
+            {"metadata", meta},
+            {"parameters", model.parameter_count()},
+            {"bytes", model.stored_bytes()},
+            {"tensors", tensors}};
   if (model.vocab) {
     j["vocab"] = {{"kind", model.vocab->kind == VocabKind::kSentencePiece ? "sentencepiece"
                                                                           : "byte-level-bpe"},
@@ -98,14 +102,12 @@ Expected<ojson> model_json(const std::string& path) {
                   {"bos_id", model.vocab->bos_id},
                   {"eos_id", model.vocab->eos_id}};
   }
-  return j;
+  return ojson(j);
 }
-
-}  // namespace
 
 Expected<nlohmann::ordered_json> inspect_json(const std::string& path, bool chunks) {
   DCLLM_ASSIGN_OR_RETURN(bool is_container, is_container_file(path));
-  if (!is_container) return model_json(path);
+  if (!is_container) return model_file_json(path);
   DCLLM_ASSIGN_OR_RETURN(ModelContainer c, ModelContainer::open(path));
   return container_json(c, chunks);
 }

@@ -1,10 +1,13 @@
-// inspect_json(): what `dcllm inspect FILE --json` prints, as a JSON value, for the C API (the
-// CLI's own copy lives in src/cli; both follow the schema in docs/cli.md).
+// inspect_json(): what `dcllm inspect FILE --json` prints, as a JSON value: the one builder of
+// that schema (docs/cli.md), used by the CLI and by the C and Python APIs.
 #pragma once
 
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include <vector>
+
+#include "dcllm/container.h"
 #include "dcllm/status.h"
 
 namespace dcllm::api {
@@ -13,5 +16,10 @@ namespace dcllm::api {
 // "chunk_list" per tensor when `chunks`). Any other model file: {"path", "format", "config",
 // "metadata", "parameters", "bytes", "tensors", "vocab"?}, read without loading weights.
 Expected<nlohmann::ordered_json> inspect_json(const std::string& path, bool chunks);
+// The two halves of it.
+nlohmann::ordered_json container_json(const ModelContainer& c, bool with_chunks);
+Expected<nlohmann::ordered_json> model_file_json(const std::string& path);
+// A tensor's distinct codecs in chunk order (a tensor usually has one).
+std::vector<std::string> tensor_codecs(const TensorEntry& t);
 
 }  // namespace dcllm::api

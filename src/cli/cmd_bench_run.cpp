@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "api/inspect_json.h"
 #include "cli/commands.h"
 #include "cli/weights_options.h"
 #include "model/dcllm_model_metadata.h"
@@ -225,38 +226,16 @@ void add_bench_run_command(CLI::App& bench, Action& action) {
 }
 
 Status inspect_model_file(const std::string& path, bool json) {
+  if (json) {
+    DCLLM_ASSIGN_OR_RETURN(nlohmann::ordered_json j, api::model_file_json(path));
+    std::printf("%s\n", j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    return Status::Ok();
+  }
   LoadOptions load;
   load.load_weights = false;
   DCLLM_ASSIGN_OR_RETURN(Model model, load_model(path, load));
   const ModelConfig& c = model.config;
   const nlohmann::json config = model_config_to_json(c);  // the .dcllm metadata schema
-  if (json) {
-    nlohmann::json tensors = nlohmann::json::array();
-    for (const auto& t : model.tensors()) {
-      tensors.push_back({{"name", t.name},
-                         {"shape", t.shape},
-                         {"dtype", t.stored_type},
-                         {"bytes", t.stored_bytes}});
-    }
-    nlohmann::json meta = nlohmann::json::object();
-    for (const auto& [k, v] : model.info) meta[k] = v;
-    nlohmann::json j = {{"path", path},
-                        {"format", model.format},
-                        {"config", config},
-                        {"metadata", meta},
-                        {"parameters", model.parameter_count()},
-                        {"bytes", model.stored_bytes()},
-                        {"tensors", tensors}};
-    if (model.vocab) {
-      j["vocab"] = {{"kind", model.vocab->kind == VocabKind::kSentencePiece ? "sentencepiece"
-                                                                            : "byte-level-bpe"},
-                    {"size", model.vocab->tokens.size()},
-                    {"bos_id", model.vocab->bos_id},
-                    {"eos_id", model.vocab->eos_id}};
-    }
-    std::printf("%s\n", j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
-    return Status::Ok();
-  }
   std::printf("%s: %s model, %s\n", path.c_str(), model.format.c_str(), c.architecture.c_str());
   for (const auto& [k, v] : config.items()) {
     std::printf("  %-16s %s\n", k.c_str(),

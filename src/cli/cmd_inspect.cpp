@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "api/inspect_json.h"
 #include "cli/commands.h"
 #include "dcllm/container.h"
 #include "model/printable.h"
@@ -27,65 +28,9 @@ std::string shape_text(const std::vector<uint64_t>& shape) {
   return s;
 }
 
-// Distinct codecs in chunk order; a tensor usually has one.
-std::vector<std::string> tensor_codecs(const TensorEntry& t) {
-  std::vector<std::string> codecs;
-  for (const auto& c : t.chunks)
-    if (std::find(codecs.begin(), codecs.end(), c.codec) == codecs.end()) codecs.push_back(c.codec);
-  return codecs;
-}
-
-nlohmann::ordered_json ratio_json(uint64_t raw, uint64_t stored) {
-  if (stored == 0) return nullptr;
-  return static_cast<double>(raw) / static_cast<double>(stored);
-}
-
 std::string ratio_text(uint64_t raw, uint64_t stored) {
   if (stored == 0) return "-";
   return fmt::format("{:.3f}", static_cast<double>(raw) / static_cast<double>(stored));
-}
-
-nlohmann::ordered_json container_json(const ModelContainer& c, bool with_chunks) {
-  nlohmann::ordered_json tensors = nlohmann::ordered_json::array();
-  for (const auto& t : c.tensors()) {
-    nlohmann::ordered_json j;
-    j["name"] = t.spec.name;
-    j["shape"] = t.spec.shape;
-    j["dtype"] = std::string(dtype_name(t.spec.dtype));
-    j["quant"] = {{"scheme", quant_scheme_name(t.spec.quant)},
-                  {"group_size", t.spec.quant.group_size},
-                  {"scale_count", t.spec.quant.scales.size()}};
-    j["codecs"] = tensor_codecs(t);
-    j["chunks"] = t.chunks.size();
-    j["raw_bytes"] = t.raw_bytes;
-    j["stored_bytes"] = t.stored_bytes;
-    j["ratio"] = ratio_json(t.raw_bytes, t.stored_bytes);
-    if (with_chunks) {
-      nlohmann::ordered_json list = nlohmann::ordered_json::array();
-      for (const auto& ch : t.chunks)
-        list.push_back({{"offset", ch.offset},
-                        {"stored_bytes", ch.stored_size},
-                        {"raw_offset", ch.raw_offset},
-                        {"raw_bytes", ch.raw_size},
-                        {"xxh3", fmt::format("{:016x}", ch.xxh3)},
-                        {"codec", ch.codec}});
-      j["chunk_list"] = std::move(list);
-    }
-    tensors.push_back(std::move(j));
-  }
-  return {{"file", c.path()},
-          {"format", "dcllm"},
-          {"version", c.version()},
-          {"metadata", c.metadata()},
-          {"tensors", std::move(tensors)},
-          {"totals",
-           {{"tensors", c.tensors().size()},
-            {"chunks", c.chunk_count()},
-            {"raw_bytes", c.raw_bytes()},
-            {"stored_bytes", c.stored_bytes()},
-            {"ratio", ratio_json(c.raw_bytes(), c.stored_bytes())},
-            {"file_bytes", c.file_bytes()},
-            {"file_ratio", ratio_json(c.raw_bytes(), c.file_bytes())}}}};
 }
 
 // The table's view of the metadata: a .dcllm carries its vocab, merges and calibration
@@ -162,7 +107,7 @@ void print_table(const ModelContainer& c, bool with_chunks) {
   rows.push_back({"tensor", "shape", "dtype", "quant", "codec", "chunks", "raw bytes",
                   "stored bytes", "ratio"});
   for (const auto& t : c.tensors()) {
-    auto codecs = tensor_codecs(t);
+    auto codecs = api::tensor_codecs(t);
     std::string codec_text;
     for (const auto& name : codecs) codec_text += (codec_text.empty() ? "" : "+") + name;
     rows.push_back({one_line_message(t.spec.name, 200), shape_text(t.spec.shape),
@@ -208,7 +153,7 @@ Status run_inspect(const InspectOptions& o) {
   auto c = ModelContainer::open(o.path);
   if (!c) return c.status();
   if (o.json)
-    fmt::print("{}\n", container_json(*c, o.chunks)
+    fmt::print("{}\n", api::container_json(*c, o.chunks)
                            .dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace));
   else
     print_table(*c, o.chunks);
