@@ -104,6 +104,14 @@ std::vector<float> CalibrationStats::l2_norm() const {
   return norm;
 }
 
+std::vector<float> CalibrationStats::rms() const {
+  std::vector<float> r(channels(), 0.0f);
+  if (tokens_ == 0) return r;
+  for (size_t j = 0; j < channels(); ++j)
+    r[j] = static_cast<float>(std::sqrt(sum_sq_[j] / static_cast<double>(tokens_)));
+  return r;
+}
+
 nlohmann::json CalibrationStats::to_json() const {
   // nlohmann writes doubles with the shortest text that parses back to the same value, so
   // the round trip is exact; max_abs goes through double, which holds every float exactly.

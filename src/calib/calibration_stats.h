@@ -50,6 +50,8 @@ class CalibrationStats {
   std::vector<float> mean_abs() const;
   // ||X_j||_2 = sqrt(sum X_j^2) over all observed tokens (Wanda's channel norm).
   std::vector<float> l2_norm() const;
+  // sqrt(sum X_j^2 / tokens), the channel's root mean square (0 before any token).
+  std::vector<float> rms() const;
 
   // {"channels": K, "tokens": n, "nonfinite": m, "max_abs": [...], "sum_abs": [...],
   //  "sum_sq": [...]}. Numbers are written so that from_json(to_json()) gives back the same

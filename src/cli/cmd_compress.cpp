@@ -58,8 +58,10 @@ Status run_compress(CompressCliOptions& a) {
     };
     for (const auto& t : r.tensors) row(t);
     row(r.totals);
-    fmt::print("{}: {} bytes, {:.3f}x vs fp16, {:.3f}x vs int8, {:.1f} s\n", r.output, r.file_bytes,
-               r.cr_vs_fp16, r.totals.cr_vs_int8(), r.seconds);
+    fmt::print("{}: {} bytes (input {} bytes), {:.3f}x vs fp16, {:.3f}x vs int8, {:.1f} s\n",
+               r.output, r.file_bytes, r.input_bytes, r.cr_vs_fp16, r.totals.cr_vs_int8(),
+               r.seconds);
+    for (const std::string& note : r.notes) fmt::print("note: {}\n", note);
   }
   std::fflush(stdout);
   return Status::Ok();
@@ -84,7 +86,7 @@ void add_compress_command(CLI::App& app, Action& action) {
                   "llama2.c tokenizer.bin (for .bin models; default: tokenizer.bin beside it)");
   cmd->add_option("--calib-tokens", o.calib_tokens, "Calibration tokens")->capture_default_str();
   cmd->add_option("--calib-ctx", o.calib_ctx, "Calibration window length")->capture_default_str();
-  cmd->add_option("--scale", o.scale, "dc | smoothquant | none")->capture_default_str();
+  cmd->add_option("--scale", o.scale, "dc | rms | smoothquant | none")->capture_default_str();
   cmd->add_option("--alpha", o.alpha, "Scaling exponent alpha (>= 0)")->capture_default_str();
   cmd->add_option("--wquant", o.wquant, "per-tensor | per-channel | group:N")
       ->capture_default_str();
@@ -100,9 +102,10 @@ void add_compress_command(CLI::App& app, Action& action) {
       ->capture_default_str();
   cmd->add_option("--gptq-damp", o.gptq_damp, "GPTQ damping, a share of the mean diagonal")
       ->capture_default_str();
-  cmd->add_option("--preset", a->preset,
-                  "default | small: a bundle of the options above (docs/compress.md); options "
-                  "given explicitly win");
+  cmd->add_option(
+      "--preset", a->preset,
+      "default | accurate | small: a bundle of the options above (docs/compress.md); options "
+      "given explicitly win");
   cmd->add_option("--prune", o.prune, "dc | wanda | magnitude | none")->capture_default_str();
   cmd->add_option("--sparsity", o.sparsity, "Share of linear weights zeroed, in [0, 1)")
       ->capture_default_str();

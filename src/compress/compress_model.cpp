@@ -233,7 +233,15 @@ Status apply_preset(std::string_view name, CompressOptions& o,
     set("--table-wlevels", o.table_wlevels, 63);
     return Status::Ok();
   }
-  return InvalidArgument("--preset '" + std::string(name) + "': expected default or small");
+  if (name == "accurate") {
+    set("--scale", o.scale, std::string("dc"));
+    set("--alpha", o.alpha, 0.25);
+    set("--wquant", o.wquant, std::string("per-channel"));
+    set("--aquant", o.aquant, std::string("block:32"));
+    return Status::Ok();
+  }
+  return InvalidArgument("--preset '" + std::string(name) +
+                         "': expected default, accurate or small");
 }
 
 nlohmann::ordered_json CompressReport::to_json() const {

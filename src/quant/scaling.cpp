@@ -11,10 +11,11 @@
 namespace dcllm {
 
 Expected<ScaleMethod> parse_scale_method(std::string_view name) {
-  for (ScaleMethod m : {ScaleMethod::kDc, ScaleMethod::kSmoothQuant, ScaleMethod::kNone})
+  for (ScaleMethod m :
+       {ScaleMethod::kDc, ScaleMethod::kRms, ScaleMethod::kSmoothQuant, ScaleMethod::kNone})
     if (scale_method_name(m) == name) return m;
   return InvalidArgument(
-      fmt::format("unknown scale method '{}' (expected dc, smoothquant or none)", name));
+      fmt::format("unknown scale method '{}' (expected dc, rms, smoothquant or none)", name));
 }
 
 std::string_view scale_method_name(ScaleMethod method) {
@@ -23,6 +24,8 @@ std::string_view scale_method_name(ScaleMethod method) {
       return "none";
     case ScaleMethod::kDc:
       return "dc";
+    case ScaleMethod::kRms:
+      return "rms";
     case ScaleMethod::kSmoothQuant:
       return "smoothquant";
   }
@@ -124,6 +127,8 @@ Expected<std::vector<float>> input_scale(ScaleMethod method, const CalibrationSt
       return std::vector<float>(stats.channels(), 1.0f);
     case ScaleMethod::kDc:
       return compression_aware_scale(stats, alpha);
+    case ScaleMethod::kRms:
+      return compression_aware_scale(stats.rms(), alpha);
     case ScaleMethod::kSmoothQuant:
       return smoothquant_scale(stats, weight_col_absmax, alpha);
   }

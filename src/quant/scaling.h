@@ -12,8 +12,10 @@
 
 namespace dcllm {
 
-// --scale: "dc" (compression-aware, the paper's), "smoothquant" (the baseline) or "none".
-enum class ScaleMethod { kNone, kDc, kSmoothQuant };
+// --scale: "dc" (compression-aware, the paper's: s_j = max|X_j|^alpha), "rms" (the same with
+// the channel's root mean square for its max: at alpha 1 each weight column's rounding error
+// is weighted by E[X_j^2], what it adds to the output), "smoothquant" (the baseline) or "none".
+enum class ScaleMethod { kNone, kDc, kRms, kSmoothQuant };
 // kInvalidArgument naming the accepted values for anything else.
 Expected<ScaleMethod> parse_scale_method(std::string_view name);
 std::string_view scale_method_name(ScaleMethod method);

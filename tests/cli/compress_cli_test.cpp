@@ -41,6 +41,18 @@ TEST(CliCompress, JsonReportAndAVerifiedFile) {
   EXPECT_EQ(v.code, 0) << v.err;
 }
 
+TEST(CliCompress, TextSummaryShowsTheInputSizeBesideTheOutput) {
+  const std::string out = ::testing::TempDir() + "cli_compress_text.dcllm";
+  std::filesystem::remove(out);
+  auto r = run_cli(compress_args(out));
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::string expected =
+      out + ": " + std::to_string(std::filesystem::file_size(out)) + " bytes (input " +
+      std::to_string(std::filesystem::file_size(kData + "/stories260K.bin")) + " bytes)";
+  EXPECT_NE(r.out.find(expected), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("note:"), std::string::npos);  // a float32 source is not below INT8
+}
+
 TEST(CliCompress, BadValuesExitOneWithoutOutput) {
   const std::string out = ::testing::TempDir() + "cli_compress_bad.dcllm";
   for (const char* bad : {"--alpha=-1", "--sparsity 1 --prune dc", "--scale awq",

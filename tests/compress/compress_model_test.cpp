@@ -40,6 +40,27 @@ CompressReport compress_ok(const CompressOptions& o) {
   return r.ok() ? std::move(r).value() : CompressReport{};
 }
 
+TEST(CompressPreset, SetsItsOptionsUnlessGivenExplicitly) {
+  CompressOptions o;
+  ASSERT_TRUE(apply_preset("accurate", o, nullptr).ok());
+  EXPECT_EQ(o.aquant, "block:32");
+  EXPECT_EQ(o.alpha, 0.25);
+  EXPECT_EQ(o.wlevels, 127);
+  CompressOptions small;
+  small.alpha = 0.8;
+  ASSERT_TRUE(
+      apply_preset("small", small, [](std::string_view opt) { return opt == "--alpha"; }).ok());
+  EXPECT_EQ(small.alpha, 0.8);  // given on the command line: the preset leaves it
+  EXPECT_EQ(small.wlevels, 31);
+  EXPECT_EQ(small.rounding, "gptq");
+  CompressOptions same;
+  ASSERT_TRUE(apply_preset("default", same, nullptr).ok());
+  EXPECT_EQ(same.aquant, CompressOptions{}.aquant);
+  auto bad = apply_preset("fast", same, nullptr);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.message(), "--preset 'fast': expected default, accurate or small");
+}
+
 TEST(CompressModel, WritesAVerifiedContainerByTheContract) {
   const CompressOptions o = base_options("compress_default.dcllm");
   const CompressReport r = compress_ok(o);

@@ -16,11 +16,14 @@ TEST(ScaleMethod, ParsesTheCliNames) {
   EXPECT_EQ(*parse_scale_method("dc"), ScaleMethod::kDc);
   EXPECT_EQ(*parse_scale_method("smoothquant"), ScaleMethod::kSmoothQuant);
   EXPECT_EQ(*parse_scale_method("none"), ScaleMethod::kNone);
-  for (ScaleMethod m : {ScaleMethod::kDc, ScaleMethod::kSmoothQuant, ScaleMethod::kNone})
+  EXPECT_EQ(*parse_scale_method("rms"), ScaleMethod::kRms);
+  for (ScaleMethod m :
+       {ScaleMethod::kDc, ScaleMethod::kRms, ScaleMethod::kSmoothQuant, ScaleMethod::kNone})
     EXPECT_EQ(*parse_scale_method(scale_method_name(m)), m);
   auto bad = parse_scale_method("DC");
   ASSERT_FALSE(bad.ok());
-  EXPECT_EQ(bad.status().message(), "unknown scale method 'DC' (expected dc, smoothquant or none)");
+  EXPECT_EQ(bad.status().message(),
+            "unknown scale method 'DC' (expected dc, rms, smoothquant or none)");
   EXPECT_FALSE(parse_scale_method("").ok());
 }
 
@@ -109,6 +112,21 @@ TEST(InputScale, DispatchesByMethod) {
   EXPECT_EQ(*input_scale(ScaleMethod::kSmoothQuant, stats, w, 0.5),
             (std::vector<float>{2.0f, 2.0f}));
   EXPECT_FALSE(input_scale(ScaleMethod::kNone, stats, {}, -1.0).ok());
+}
+
+TEST(InputScale, RmsUsesTheChannelsRootMeanSquare) {
+  CalibrationStats stats;
+  // Channel 0 sees 3 and 4 (rms sqrt(12.5), max 4); channel 1 only zeros (scale 1).
+  const std::vector<float> x = {3.0f, 0.0f, -4.0f, 0.0f};
+  ASSERT_TRUE(stats.observe(x.data(), 2, 2).ok());
+  auto s = input_scale(ScaleMethod::kRms, stats, {}, 1.0);
+  ASSERT_TRUE(s.ok());
+  EXPECT_FLOAT_EQ((*s)[0], std::sqrt(12.5f));
+  EXPECT_EQ((*s)[1], 1.0f);
+  auto half = input_scale(ScaleMethod::kRms, stats, {}, 0.5);
+  ASSERT_TRUE(half.ok());
+  EXPECT_FLOAT_EQ((*half)[0], std::pow(12.5f, 0.25f));
+  EXPECT_FALSE(input_scale(ScaleMethod::kRms, stats, {}, -1.0).ok());
 }
 
 TEST(ColumnAbsmax, RunsOverEveryMatrixSharingTheInput) {

@@ -75,6 +75,28 @@ TEST(Sampler, MinPDropsTokensFarBelowTheTop) {
   EXPECT_GT(c[3], 0);
 }
 
+// A vocabulary far larger than the sorted head: draws reach deep into the tail (sorted on
+// demand), and equal logits still rank by id, so top-p 0.5 of 300 equal tokens keeps 0..149.
+TEST(Sampler, LargeVocabulariesDrawFromTheWholeTailInOrder) {
+  std::vector<float> flat(300, 0.5f);
+  auto all = draw_counts(flat, {.temperature = 1.0f, .seed = 8});
+  int beyond_head = 0;
+  for (size_t i = 64; i < all.size(); ++i) beyond_head += all[i];
+  EXPECT_NEAR(beyond_head / 20000.0, 236.0 / 300.0, 0.02);
+  auto half = draw_counts(flat, {.temperature = 1.0f, .top_p = 0.5f, .seed = 9});
+  int low = 0, high = 0;
+  for (size_t i = 0; i < half.size(); ++i) (i < 150 ? low : high) += half[i];
+  EXPECT_EQ(high, 0);
+  EXPECT_GT(half[149], 0);
+  // Distinct logits, the best ones scattered: the top 3 of 5000 are drawn in proportion.
+  std::vector<float> l(5000, -30.0f);
+  l[4321] = std::log(0.6f), l[17] = std::log(0.3f), l[2500] = std::log(0.1f);
+  auto c = draw_counts(l, {.temperature = 1.0f, .top_k = 100, .seed = 10});
+  EXPECT_NEAR(c[4321] / 20000.0, 0.6, 0.02);
+  EXPECT_NEAR(c[17] / 20000.0, 0.3, 0.02);
+  EXPECT_NEAR(c[2500] / 20000.0, 0.1, 0.02);
+}
+
 TEST(Sampler, RepeatPenaltyDemotesRecentTokens) {
   const std::vector<float> l = {2.0f, 1.9f, -1.0f};
   const int32_t recent[] = {0, 0, 2};
