@@ -70,7 +70,8 @@ int32_t Sampler::sample(std::span<const float> logits, std::span<const int32_t> 
   if (sorted < keep) std::nth_element(ids_.begin(), head, ids_.end(), before);
   std::sort(ids_.begin(), head, before);
   // Softmax of logit / T over the candidates, in double so long tails do not lose mass.
-  std::vector<double> p(keep);
+  std::vector<double>& p = probs_;
+  p.resize(keep);
   const double top = l[static_cast<size_t>(ids_[0])] / o_.temperature;
   auto weight = [&](size_t i) {
     return std::exp(l[static_cast<size_t>(ids_[i])] / o_.temperature - top);

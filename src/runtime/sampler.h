@@ -35,6 +35,8 @@ class Sampler {
   uint64_t state_;
   std::vector<float> logits_;
   std::vector<int32_t> ids_;
+  std::vector<double>
+      probs_;  // the candidates' probabilities, kept to avoid a per-token allocation
 };
 
 // Index of the largest logit (the first, on ties).
