@@ -54,7 +54,11 @@ typedef enum dcllm_status {
   DCLLM_ERR_INTERNAL = 5,         /* a bug in dcllm */
   DCLLM_ERR_BUFFER_TOO_SMALL = 6, /* *out_len / *out_n says how much is needed */
   DCLLM_ERR_CANCELLED = 7,        /* a progress callback returned non-zero */
-  DCLLM_ERR_OUT_OF_MEMORY = 8
+  DCLLM_ERR_OUT_OF_MEMORY = 8,
+  /* Not statuses: they make the type span every int, so that a value from elsewhere (a binding,
+   * a newer library) is one dcllm_status_string may inspect (C++ forbids out-of-range enums). */
+  DCLLM_STATUS_RANGE_MIN_ = -2147483647 - 1,
+  DCLLM_STATUS_RANGE_MAX_ = 2147483647
 } dcllm_status;
 
 /* "0.1.0": the version of the library that is loaded (DCLLM_VERSION_STRING is the header's). */

@@ -105,6 +105,9 @@ const char* dcllm_status_string(dcllm_status status) {
       return "cancelled";
     case DCLLM_ERR_OUT_OF_MEMORY:
       return "out of memory";
+    case DCLLM_STATUS_RANGE_MIN_:
+    case DCLLM_STATUS_RANGE_MAX_:
+      break;
   }
   return "unknown status";
 }

@@ -4,7 +4,9 @@
 // in two and its 16-lane gather is slower per element than eight scalar loads
 // (docs/rans-format.md). GCC 12 reports its own AVX-512 intrinsics headers (_mm512_undefined_*) as
 // uninitialised.
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <immintrin.h>
 
 #include "codec/rans_stream.h"
