@@ -77,6 +77,23 @@ struct Rates {
   double compute(uint64_t bytes, int64_t rows) const {
     return static_cast<double>(bytes) * (gemv_alpha + gemv_beta * static_cast<double>(rows));
   }
+  // Weights multiplied where they lie (resident-raw chunks, float32 linears) come from RAM at
+  // every pass, since a model's weights outgrow the caches: such a multiply costs at least the
+  // memory read of its bytes. The profile's GEMV rate alone (one 64 MiB matrix, partly held by
+  // a large L3) predicted Qwen2.5-1.5B's resident tier at 2.1x and SmolLM2's at 1.7x what ran.
+  double compute_in_ram(uint64_t bytes, int64_t rows) const {
+    return std::max(compute(bytes, rows), static_cast<double>(bytes) * mem);
+  }
+  double compute(const ChunkWork& c, int64_t rows) const {
+    return c.placement == ChunkPlacement::kResidentRaw ? compute_in_ram(c.raw_bytes, rows)
+                                                       : compute(c.raw_bytes, rows);
+  }
+  double compute(const LinearWork& l, int64_t rows) const {
+    if (l.f32) return compute_in_ram(l.f32_bytes, rows);
+    double t = 0;
+    for (const ChunkWork& c : l.chunks) t += compute(c, rows);
+    return t;
+  }
   // With fused decode the forward pass checks and decodes a chunk itself, on all its threads.
   double consume_extra(const ChunkWork& c) const {
     if (!fused) return 0;
@@ -127,12 +144,6 @@ struct Rates {
   }
 };
 
-uint64_t int8_bytes(const LinearWork& l) {
-  uint64_t b = 0;
-  for (const ChunkWork& c : l.chunks) b += c.raw_bytes;
-  return b;
-}
-
 // Whether a chunk goes through the ring: anything but resident-raw, or with fused decode
 // only streamed chunks.
 bool in_ring(const ChunkWork& c, bool fused) {
@@ -159,15 +170,14 @@ void add_pass(const Workload& w, const Rates& r, const ModelOptions& o, int64_t 
     const bool runs = last || !l.classifier;
     const int64_t n = l.classifier ? 1 : rows;
     if (l.f32) {
-      if (runs) ops.push_back({r.compute(l.f32_bytes, n) + r.overhead, -1, false});
+      if (runs) ops.push_back({r.compute(l, n) + r.overhead, -1, false});
       continue;
     }
     if (o.chunk_items) {
       bool first = true;
       for (const ChunkWork& c : l.chunks) {
         ConsumerOp op;
-        op.cpu = runs ? r.compute(c.raw_bytes, n) + r.consume_extra(c) + (first ? r.overhead : 0.0)
-                      : 0.0;
+        op.cpu = runs ? r.compute(c, n) + r.consume_extra(c) + (first ? r.overhead : 0.0) : 0.0;
         first = false;
         if (in_ring(c, r.fused)) {
           op.item = static_cast<int64_t>(items.size());
@@ -178,7 +188,7 @@ void add_pass(const Workload& w, const Rates& r, const ModelOptions& o, int64_t 
       continue;
     }
     ConsumerOp op;
-    op.cpu = runs ? r.compute(int8_bytes(l), n) + consume_extra(l, r) + r.overhead : 0.0;
+    op.cpu = runs ? r.compute(l, n) + consume_extra(l, r) + r.overhead : 0.0;
     if (has_ring_item(l, r.fused)) {
       ProducerItem it;
       for (const ChunkWork& c : l.chunks) {
@@ -256,10 +266,10 @@ StageTimes ThroughputModel::token_stages(const Workload& w, int64_t pos) const {
   for (const LinearWork& l : w.linears) {
     if (l.after_attention) s.other += r.attention(w, pos, 1);
     if (l.f32) {
-      s.compute += r.compute(l.f32_bytes, 1) + r.overhead;
+      s.compute += r.compute(l, 1) + r.overhead;
       continue;
     }
-    s.compute += r.compute(int8_bytes(l), 1) + r.overhead;
+    s.compute += r.compute(l, 1) + r.overhead;
     for (const ChunkWork& c : l.chunks) {
       const ProducerItem it = r.produce(c);
       s.load += it.load;

@@ -60,6 +60,26 @@ TEST(ThroughputModel, AllResidentIsComputeBound) {
   EXPECT_EQ(p.streamed_bytes, 0u);
 }
 
+// A GEMV rate measured above the memory read rate (a matrix the caches partly hold) cannot
+// hold for weights read from RAM at every pass: resident-raw weights cost at least their read.
+// Decoded chunks are multiplied from a cache-sized buffer, at the GEMV rate.
+TEST(ThroughputModel, WeightsReadFromRamCostAtLeastTheirMemoryRead) {
+  MachineProfile slow_ram = profile();
+  slow_ram.memory_read_mbps = {500, 500};  // below the 1000 MB/s GEMV rate
+  const ThroughputModel m(slow_ram);
+  const Prediction resident = m.predict(workload(10, ChunkPlacement::kResidentRaw));
+  EXPECT_NEAR(resident.token_seconds, 0.020, 2e-4);  // 10 MB at 500 MB/s, not 1000
+  EXPECT_NEAR(resident.stages.compute, 0.020, 2e-4);
+  // Resident-coded: 5 MB of stored bytes read (500 MB/s) and decoded (1900 MB/s on 2 threads),
+  // then a GEMV at 1000 MB/s from the decode buffer.
+  const StageTimes coded = m.token_stages(workload(10, ChunkPlacement::kResidentCoded), 0);
+  EXPECT_NEAR(coded.compute, 0.010, 1e-4);
+  // With RAM faster than the GEMV, nothing changes.
+  const Prediction fast =
+      ThroughputModel(profile()).predict(workload(10, ChunkPlacement::kResidentRaw));
+  EXPECT_NEAR(fast.token_seconds, 0.010, 1e-4);
+}
+
 TEST(ThroughputModel, AllStreamRawIsStorageBound) {
   const ThroughputModel m(profile());
   const Prediction p = m.predict(workload(10, ChunkPlacement::kStreamRaw));
