@@ -36,7 +36,8 @@ Workload workload(size_t linears, ChunkPlacement placement, double ratio = 2.0) 
   w.vocab = 4;
   for (size_t i = 0; i < linears; ++i) {
     LinearWork l;
-    l.name = "l" + std::to_string(i);
+    l.name = "l";  // not "l" + to_string(i): GCC 12 warns falsely on it (-Wrestrict, PR 105329)
+    l.name += std::to_string(i);
     ChunkWork c;
     c.raw_bytes = 1000000;
     c.placement = placement;
