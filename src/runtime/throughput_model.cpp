@@ -265,11 +265,7 @@ StageTimes ThroughputModel::token_stages(const Workload& w, int64_t pos) const {
   s.decode_on_compute_threads = options_.fused_decode;
   for (const LinearWork& l : w.linears) {
     if (l.after_attention) s.other += r.attention(w, pos, 1);
-    if (l.f32) {
-      s.compute += r.compute(l, 1) + r.overhead;
-      continue;
-    }
-    s.compute += r.compute(l, 1) + r.overhead;
+    s.compute += r.compute(l, 1) + r.overhead;  // a float32 linear has no chunks
     for (const ChunkWork& c : l.chunks) {
       const ProducerItem it = r.produce(c);
       s.load += it.load;
