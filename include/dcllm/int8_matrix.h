@@ -31,7 +31,9 @@ struct Int8Layout {
   int64_t group = 0;  // elements per scale group; > 0 exactly for kGroup
 
   // Scale groups per row: ceil(cols / group) for kGroup, else 1.
-  int64_t groups_per_row() const { return scheme == QuantScheme::kGroup ? (cols + group - 1) / group : 1; }
+  int64_t groups_per_row() const {
+    return scheme == QuantScheme::kGroup ? (cols + group - 1) / group : 1;
+  }
   // Scales the matrix needs: 1, rows, or rows * groups_per_row() (0 for kNone). Scales are
   // stored row by row, groups in column order.
   int64_t scale_count() const;
@@ -66,7 +68,11 @@ struct Int8MatrixView : Int8Layout {
 
   float scale_at(int64_t row, int64_t col) const { return scales[scale_index(row, col)]; }
   // Writes row `row` as `cols` floats.
-  void dequantize_row(int64_t row, float* out) const;
+  void dequantize_row(int64_t row, float* out) const {
+    dequantize_row(row, values + row * cols, out);
+  }
+  // The same for row `row` whose `cols` values are at `q` (a row of a chunk decoded elsewhere).
+  void dequantize_row(int64_t row, const int8_t* q, float* out) const;
 };
 
 // An owned INT8 matrix. `values` may be empty while `scales` and the layout are set: a model

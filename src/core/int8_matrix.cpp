@@ -79,13 +79,11 @@ Status validate_int8_layout(const Int8Layout& layout) {
   if (layout.cols != 0 && layout.rows > kMax / layout.cols)
     return InvalidArgument(fmt::format("matrix [{}, {}] overflows", layout.rows, layout.cols));
   const int64_t groups = layout.groups_per_row();
-  if (groups != 0 && layout.rows > kMax / groups)
-    return InvalidArgument("scale count overflows");
+  if (groups != 0 && layout.rows > kMax / groups) return InvalidArgument("scale count overflows");
   return Status::Ok();
 }
 
-void Int8MatrixView::dequantize_row(int64_t row, float* out) const {
-  const int8_t* q = values + row * cols;
+void Int8MatrixView::dequantize_row(int64_t row, const int8_t* q, float* out) const {
   if (scheme == QuantScheme::kGroup) {
     for (int64_t c = 0; c < cols; ++c) out[c] = static_cast<float>(q[c]) * scale_at(row, c);
     return;

@@ -136,7 +136,7 @@ Expected<FusedBenchReport> run_fused_benchmark(const std::string& model,
   for (size_t t = 0; t < c.tensors().size(); ++t) {
     const TensorEntry& e = c.tensors()[t];
     if (e.spec.dtype != DType::kI8 || e.spec.shape.size() != 2 || e.raw_bytes == 0 ||
-        e.spec.quant.scheme == QuantScheme::kNone || tensor_always_resident(e.spec.name))
+        e.spec.quant.scheme == QuantScheme::kNone || e.spec.name == kTokenEmbeddingTensor)
       continue;
     if (o.max_matrices && ms.size() >= o.max_matrices) break;
     DCLLM_ASSIGN_OR_RETURN(Matrix m, load_matrix(c, t, o, codecs));

@@ -150,13 +150,12 @@ Expected<TierMeasurement> bench_run_child(const std::string& model, const std::s
   return m;
 }
 
-// Which of today's --weights tiers a plan is, if it is one: every chunk but the embedding's
-// resident-raw, or resident-coded (raw-stored chunks resident-raw, as uniform_plan makes them),
+// Which of today's --weights tiers a plan is, if it is one: every chunk resident-raw, or
+// resident-coded (raw-stored chunks resident-raw, as uniform_plan makes them),
 // or stream-coded (the stream tier, which keeps nothing whatever the budget).
 std::string uniform_tier(const PartialCompressionPlan& plan) {
   bool rr = true, rc = true, sc = true;
   for (const PlannedChunk& ch : plan.chunks) {
-    if (tensor_always_resident(ch.tensor)) continue;
     const ChunkPlacement p = ch.placement;
     rr = rr && p == ChunkPlacement::kResidentRaw;
     rc = rc && (p == ChunkPlacement::kResidentCoded || p == ChunkPlacement::kResidentRaw);
@@ -228,13 +227,14 @@ Expected<TiersReport> run_tiers_benchmark(const std::string& model, const Machin
       rep.stored_bytes ? static_cast<double>(rep.int8_bytes) / static_cast<double>(rep.stored_bytes)
                        : 0;
 
-  // One decode of every coded chunk the compressed tier decodes per token (not the embedding).
+  // One decode of every coded chunk the compressed tier decodes per token (a tied embedding too:
+  // it is the classifier).
   {
     std::vector<uint8_t> out;
     const auto t0 = std::chrono::steady_clock::now();
     for (size_t t = 0; t < c.tensors().size(); ++t) {
       const TensorEntry& e = c.tensors()[t];
-      if (e.spec.dtype != DType::kI8 || tensor_always_resident(e.spec.name)) continue;
+      if (e.spec.dtype != DType::kI8 || tensor_lookup_only(c, e.spec.name)) continue;
       for (size_t k = 0; k < e.chunks.size(); ++k) {
         if (e.chunks[k].codec == kRawCodecName) continue;
         out.resize(static_cast<size_t>(e.chunks[k].raw_size));

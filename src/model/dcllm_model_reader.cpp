@@ -47,15 +47,11 @@ Expected<ActivationQuant> activation_quant(const nlohmann::json& meta, const std
   return *parsed;
 }
 
-// token_embd.weight stays decoded in every tier: each token reads one of its rows.
-bool decoded_in_every_tier(const TensorEntry& e) {
-  return e.spec.name == "token_embd.weight";
-}
-
-// The home of chunk k of container tensor t: token_embd and tensors that are not INT8 are
-// decoded at load whatever the table says.
+// The home of chunk k of container tensor t: tensors that are not INT8 are decoded at load
+// whatever the table says. The token embedding follows the table like every INT8 tensor (the
+// runtime's EmbeddingTable serves its rows from any home).
 ChunkHome home_of(const ChunkHomeTable& homes, const TensorEntry& e, size_t t, size_t k) {
-  if (e.spec.dtype != DType::kI8 || decoded_in_every_tier(e)) return ChunkHome::kDecoded;
+  if (e.spec.dtype != DType::kI8) return ChunkHome::kDecoded;
   return homes[t][k];
 }
 
@@ -269,7 +265,7 @@ Expected<ModelTensor> read_tensor_entry(ChunkAccess& access, const TensorEntry& 
   if (opts.load_weights) {
     bool all_decoded = true;
     for (ChunkHome h : homes) all_decoded = all_decoded && h == ChunkHome::kDecoded;
-    if (all_decoded || decoded_in_every_tier(e) || t.numel() == 0) {
+    if (all_decoded || t.numel() == 0) {
       q->values.resize(static_cast<size_t>(t.numel()));
       DCLLM_RETURN_IF_ERROR(access.decode(
           e, std::span(reinterpret_cast<uint8_t*>(q->values.data()), q->values.size()),

@@ -19,14 +19,13 @@ namespace dcllm {
 // kResident: decoded once at load (Int8Tensor::values);
 // kCompressed: the chunks' stored bytes copied into RAM, decoded just before each use;
 // kStream: nothing kept; the chunks are read from the file (O_DIRECT) on each use.
-// token_embd.weight, whose rows are looked up per token, is decoded at load in every tier.
+// The token embedding is kept like every INT8 tensor (its rows are looked up from any home).
 enum class WeightTier { kResident, kCompressed, kStream };
 std::string_view weight_tier_name(WeightTier tier);  // "resident", "compressed", "stream"
 Expected<WeightTier> parse_weight_tier(std::string_view name);
 
 // Where each INT8 chunk of a .dcllm is kept while it runs: table[t][k] for chunk k of container
 // tensor t (index order); rows of tensors that are not INT8 are empty and ignored.
-// token_embd.weight is decoded at load whatever its row says.
 using ChunkHomeTable = std::vector<std::vector<ChunkHome>>;
 ChunkHome tier_home(WeightTier tier);  // kDecoded, kStored, kStreamed
 // Every INT8 chunk at tier_home(tier).

@@ -9,8 +9,8 @@
 
 namespace dcllm {
 
-bool tensor_always_resident(std::string_view tensor) {
-  return tensor == kTokenEmbeddingTensor;
+bool tensor_lookup_only(const ModelContainer& container, std::string_view tensor) {
+  return tensor == kTokenEmbeddingTensor && container.find("output.weight") >= 0;
 }
 
 Expected<Workload> workload_for_container(
@@ -57,7 +57,7 @@ Expected<Workload> workload_for_container(
         ChunkWork cw;
         cw.raw_bytes = e.chunks[k].raw_size;
         cw.stored_bytes = e.chunks[k].stored_size;
-        cw.placement = tensor_always_resident(name) ? ChunkPlacement::kResidentRaw : placed[k];
+        cw.placement = placed[k];
         l.chunks.push_back(cw);
       }
     }

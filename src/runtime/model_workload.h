@@ -12,11 +12,13 @@
 
 namespace dcllm {
 
-// The token embedding is decoded at load in every tier (its rows are looked up per token, and a
-// tied classifier multiplies with all of it), so its chunks are resident-raw whatever a plan
-// says; the planner never moves them and the model costs them so.
+// The token embedding is kept like every INT8 tensor: a tied classifier is a linear over it, and
+// its rows are looked up per token from wherever it is (runtime/embedding_table.h). Only an
+// embedding that no linear multiplies with (the classifier is its own output.weight) is
+// *lookup-only*: plans keep it resident-raw, since the throughput model does not cost lookups
+// (one chunk read and decode per token when it is not decoded), and the floor counts it.
 inline constexpr std::string_view kTokenEmbeddingTensor = "token_embd.weight";
-bool tensor_always_resident(std::string_view tensor);
+bool tensor_lookup_only(const ModelContainer& container, std::string_view tensor);
 
 // `placements` as plan_placements() returns it for `container.tensors()`. The order is
 // Transformer::create's: [proj_in], per layer attn_q, attn_k, attn_v, attn_output (after the

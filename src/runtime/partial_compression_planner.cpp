@@ -84,7 +84,7 @@ class Planner {
         s.chunk = k;
         s.linear = linear_of[t];
         s.size = in_.sizes[t][k];
-        s.fixed = s.linear < 0 || tensor_always_resident(tensors[t].spec.name);
+        s.fixed = s.linear < 0;
         slots_.push_back(s);
       }
     }
@@ -301,17 +301,19 @@ std::string size_text(uint64_t b) {
 
 Status check_budget(const MemoryFloor& f, uint64_t budget, std::string_view file) {
   if (budget >= f.total()) return Status::Ok();
+  // A tied embedding is planned like any linear; only a lookup-only one is part of the floor.
+  const std::string embedding =
+      f.embedding > 0 ? ", token embedding " + size_text(f.embedding) : std::string();
   return InvalidArgument(fmt::format(
       "{}: --mem-budget {} is below the minimum of {} for this model ({}: ring {}, activations "
-      "{}, KV cache {}, float tensors and scales {}, token embedding {}, process and metadata "
-      "{}{})",
+      "{}, KV cache {}, float tensors and scales {}{}, process and metadata {}{})",
       file, format_byte_size(budget), format_byte_size(f.total()),
       f.load_peak() > f.run_peak() ? "its load peak" : "while running",
       size_text(f.ring + f.scratch), size_text(f.activations), size_text(f.kv_cache),
-      size_text(f.float_tensors + f.int8_scales), size_text(f.embedding), size_text(f.runtime),
+      size_text(f.float_tensors + f.int8_scales), embedding, size_text(f.runtime),
       f.load_peak() > f.run_peak()
           ? ", while loading also " + size_text(f.load_buffer + f.load_extra) +
-                " of stored embedding and metadata text"
+                " of a chunk being decoded and metadata text"
           : std::string()));
 }
 
@@ -330,7 +332,7 @@ Expected<PlannerInput> planner_input(const ModelContainer& c, const PlannerOptio
       continue;
     }
     f.int8_scales += e.spec.quant.scales.size() * sizeof(float);
-    if (tensor_always_resident(e.spec.name)) {
+    if (tensor_lookup_only(c, e.spec.name)) {
       f.embedding += e.raw_bytes;
       for (const ChunkInfo& ci : e.chunks) f.load_buffer = std::max(f.load_buffer, ci.stored_size);
       continue;
@@ -386,7 +388,7 @@ Expected<PlannerInput> planner_input(const ModelContainer& c, const PlannerOptio
   for (size_t t = 0; t < tensors.size(); ++t) {
     const TensorEntry& e = tensors[t];
     if (!is_int8(e)) continue;
-    const bool embedding = tensor_always_resident(e.spec.name);
+    const bool embedding = tensor_lookup_only(c, e.spec.name);
     for (size_t k = 0; k < e.chunks.size(); ++k) {
       const ChunkInfo& ci = e.chunks[k];
       ChunkSizes s;

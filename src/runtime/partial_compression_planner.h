@@ -37,7 +37,7 @@ struct PlannerOptions {
 struct MemoryFloor {
   uint64_t float_tensors = 0;  // f32 tensors (norms, biases, scale vectors), decoded at load
   uint64_t int8_scales = 0;    // every INT8 tensor's scales
-  uint64_t embedding = 0;      // INT8 held in every plan: token_embd decoded at load
+  uint64_t embedding = 0;      // a lookup-only token_embd (untied), decoded in every plan
   uint64_t load_buffer = 0;    // stored bytes being decoded at load (the largest chunk)
   uint64_t load_extra = 0;     // the metadata's parse beyond its running share, while loading
   uint64_t kv_cache = 0;       // 2 × layers × context × kv_dim × 4

@@ -138,9 +138,10 @@ Expected<Transformer> Transformer::create(const Model& model, const TransformerO
 
   DCLLM_ASSIGN_OR_RETURN(const ModelTensor* embd, b.find("token_embd.weight", {V, E}));
   if (embd->int8 && !embd->data) {
-    // INT8 embeddings: rows are dequantized on lookup; a tied classifier runs on INT8.
+    // INT8 embeddings: rows are dequantized on lookup, from wherever the tier keeps them; a
+    // tied classifier runs on INT8 through the weight source like every linear.
     DCLLM_ASSIGN_OR_RETURN(Int8MatrixView q, b.int8_weights(*embd));
-    t.token_embd_int8_ = embd->int8.get();
+    DCLLM_ASSIGN_OR_RETURN(t.token_embd_int8_, EmbeddingTable::create(*embd->int8));
     if (c.tied_classifier) {
       t.classifier_ = Linear::int8("output", q, nullptr, nullptr, embd->int8->activations);
       b.alias_int8("output", "token_embd");
@@ -297,7 +298,7 @@ Status Transformer::embed(const int32_t* tokens, size_t n, int64_t pos) {
   float* rows = spec_.projected_embeddings ? xe_.data() : x_.data();
   for (size_t t = 0; t < n; ++t) {
     if (token_embd_int8_) {
-      token_embd_int8_->dequantize_row(tokens[t], &rows[t * E]);
+      DCLLM_RETURN_IF_ERROR(token_embd_int8_->row(tokens[t], &rows[t * E]));
     } else {
       std::memcpy(&rows[t * E], token_embd_ + static_cast<size_t>(tokens[t]) * E,
                   E * sizeof(float));

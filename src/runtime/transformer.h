@@ -12,6 +12,7 @@
 #include "dcllm/status.h"
 #include "model/model.h"
 #include "runtime/arch_spec.h"
+#include "runtime/embedding_table.h"
 #include "runtime/linear.h"
 #include "runtime/ops.h"
 #include "runtime/weight_source.h"
@@ -79,9 +80,9 @@ class Transformer {
   int64_t max_seq_ = 0;
   int64_t kv_dim_ = 0;
   const float* token_embd_ = nullptr;
-  const Int8Tensor* token_embd_int8_ = nullptr;  // set instead of token_embd_ for INT8 models
-  const float* pos_embd_ = nullptr;              // learned positions [seq_len, dim]
-  Linear proj_in_, proj_out_;                    // embd_dim <-> dim, when the spec has them
+  std::unique_ptr<EmbeddingTable> token_embd_int8_;  // instead of token_embd_ for INT8 models
+  const float* pos_embd_ = nullptr;                  // learned positions [seq_len, dim]
+  Linear proj_in_, proj_out_;                        // embd_dim <-> dim, when the spec has them
   Norm output_norm_;
   std::vector<Layer> layers_;
   Linear classifier_;

@@ -259,8 +259,9 @@ class ChunkedWeights final : public WeightSource {
   std::thread thread_;
 };
 
-// Checks that a chunked tensor's chunks tile its rows and that what is held is there.
-Status check_chunks(const Int8Tensor& t) {
+}  // namespace
+
+Status check_stored_chunks(const Int8Tensor& t) {
   const Int8StoredChunks& s = *t.stored;
   if (s.homes.size() != s.chunks.size() || s.at.size() != s.chunks.size())
     return Internal(s.file + ": tensor '" + s.tensor + "': chunk homes do not match its chunks");
@@ -283,8 +284,6 @@ Status check_chunks(const Int8Tensor& t) {
     return Corrupt(s.file + ": tensor '" + s.tensor + "': chunks do not cover the tensor");
   return Status::Ok();
 }
-
-}  // namespace
 
 size_t stream_read_window_bytes(size_t slot_bytes, uint64_t streamed_stored) {
   // At most 1/8 of what is streamed, so that streaming a small model never costs much more
@@ -316,7 +315,7 @@ Expected<std::unique_ptr<WeightSource>> WeightSource::create(std::vector<const I
         return InvalidArgument("weight source: an INT8 tensor was loaded without data");
       continue;
     }
-    DCLLM_RETURN_IF_ERROR(check_chunks(*t));
+    DCLLM_RETURN_IF_ERROR(check_stored_chunks(*t));
     const Int8StoredChunks& s = *t->stored;
     ChunkedLinear& L = linears[id];
     L.s = &s;

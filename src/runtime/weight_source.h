@@ -37,6 +37,10 @@ uint64_t stream_ring_bytes(uint64_t largest_stored, size_t ring_slots, uint64_t 
 // bytes in all: 1 MiB, but at most 1/8 of what is streamed; 0 (no window) below two slots.
 size_t stream_read_window_bytes(size_t slot_bytes, uint64_t streamed_stored);
 
+// Checks that an INT8 tensor kept in chunks (t.stored) has chunks that tile its rows in order,
+// each with a home and, when held, its bytes; a raw chunk must store exactly its raw size.
+Status check_stored_chunks(const Int8Tensor& t);
+
 class WeightSource {
  public:
   // `tensors`: every INT8 linear's tensor, in the forward pass's execution order (one pass:

@@ -20,6 +20,7 @@
 #include "model/dcllm_model_reader.h"
 #include "rtn_int8_container.h"
 #include "runtime/decode_buffer.h"
+#include "runtime/embedding_table.h"
 #include "runtime/transformer.h"
 #include "runtime/weight_source.h"
 
@@ -125,10 +126,7 @@ TEST_F(WeightTiers, SourcesReportTheirTierAndTheBytesTheyHold) {
   uint64_t int8_raw = 0, int8_stored = 0, embd_raw = 0;
   for (const TensorEntry& e : c->tensors()) {
     if (e.spec.dtype != DType::kI8) continue;
-    if (e.spec.name == "token_embd.weight") {
-      embd_raw = e.raw_bytes;
-      continue;
-    }
+    if (e.spec.name == "token_embd.weight") embd_raw = e.raw_bytes;
     int8_raw += e.raw_bytes;
     int8_stored += e.stored_bytes;
   }
@@ -142,7 +140,8 @@ TEST_F(WeightTiers, SourcesReportTheirTierAndTheBytesTheyHold) {
     ASSERT_NE(q->int8, nullptr);
     const ModelTensor* e = m.find("token_embd.weight");
     ASSERT_NE(e, nullptr);
-    EXPECT_EQ(e->int8->values.size(), embd_raw);  // decoded in every tier
+    // The embedding follows the tier like every linear: decoded only where the tier decodes.
+    EXPECT_EQ(e->int8->values.size(), tier == WeightTier::kResident ? embd_raw : 0u);
     auto t = Transformer::create(m);
     ASSERT_TRUE(t.ok()) << t.status().message();
     EXPECT_EQ(t->weights().tier(), weight_tier_name(tier));
@@ -150,21 +149,21 @@ TEST_F(WeightTiers, SourcesReportTheirTierAndTheBytesTheyHold) {
     switch (tier) {
       case WeightTier::kResident:
         EXPECT_EQ(q->int8->values.size(), 64u * 64u);
-        EXPECT_EQ(mem.decoded, int8_raw + embd_raw);
+        EXPECT_EQ(mem.decoded, int8_raw);
         EXPECT_EQ(mem.stored, 0u);
         EXPECT_EQ(mem.ring, 0u);
         break;
       case WeightTier::kCompressed:
         EXPECT_TRUE(q->int8->values.empty());
         EXPECT_EQ(mem.stored, int8_stored);  // exactly the file's bytes of these tensors
-        EXPECT_EQ(mem.decoded, embd_raw);    // the tied classifier runs on it in place
-        EXPECT_EQ(mem.ring, 0u);             // no reader: the compute threads decode (fused)
-        EXPECT_GT(mem.scratch, 0u);          // into buffers of their own
+        EXPECT_EQ(mem.decoded, 0u);
+        EXPECT_EQ(mem.ring, 0u);     // no reader: the compute threads decode (fused)
+        EXPECT_GT(mem.scratch, 0u);  // into buffers of their own
         break;
       case WeightTier::kStream: {
         EXPECT_TRUE(q->int8->values.empty());
         EXPECT_EQ(mem.stored, 0u);
-        EXPECT_EQ(mem.decoded, embd_raw);
+        EXPECT_EQ(mem.decoded, 0u);
         EXPECT_GT(mem.scratch, 0u);
         // 16 ring slots and the reader's window, which this fixture streams enough to use (so
         // the truncation and overwrite tests below read through it).
@@ -172,7 +171,7 @@ TEST_F(WeightTiers, SourcesReportTheirTierAndTheBytesTheyHold) {
         ASSERT_TRUE(c.ok());
         uint64_t slot = 0, streamed = 0;
         for (const TensorEntry& e : c->tensors()) {
-          if (e.spec.dtype != DType::kI8 || e.spec.name == "token_embd.weight") continue;
+          if (e.spec.dtype != DType::kI8) continue;
           for (const ChunkInfo& ch : e.chunks) {
             slot = std::max<uint64_t>(slot, ChunkFile::direct_buffer_bytes(ch));
             streamed += ch.stored_size;
@@ -193,7 +192,7 @@ TEST_F(WeightTiers, SourcesReportTheirTierAndTheBytesTheyHold) {
 void expect_stream_failure(const std::string& fixture, const std::string& copy,
                            const std::string& tensor,
                            const std::function<void(const ChunkInfo&)>& damage,
-                           const std::string& fragment) {
+                           const std::string& fragment, int32_t token_after = 1) {
   std::filesystem::copy_file(fixture, copy, std::filesystem::copy_options::overwrite_existing);
   auto c = ModelContainer::open(copy);
   ASSERT_TRUE(c.ok()) << c.status().message();
@@ -208,8 +207,9 @@ void expect_stream_failure(const std::string& fixture, const std::string& copy,
   const int32_t tok[] = {1};
   ASSERT_TRUE(t->forward(tok, 0).ok());
   damage(chunk);
+  const int32_t after[] = {token_after};
   for (int64_t pos : {1, 2}) {
-    auto l = t->forward(tok, pos);
+    auto l = t->forward(after, pos);
     ASSERT_FALSE(l.ok());
     const std::string msg = l.status().message();
     EXPECT_NE(msg.find(copy + ": tensor '" + tensor + "' chunk " + std::to_string(last)),
@@ -252,6 +252,54 @@ TEST_F(WeightTiers, StreamedChunkOverwrittenAfterLoadNamesTheChunk) {
         f.put('\x5a').put('\xa5');
       },
       "checksum mismatch");
+}
+
+TEST_F(WeightTiers, StreamedEmbeddingChunkOverwrittenAfterLoadNamesTheChunk) {
+  // Token 511's row is in token_embd's last chunk, which the first forward (token 1) did not
+  // look up: the lookup (which runs before the tied classifier reads the chunk) reads the
+  // damaged chunk and must refuse it.
+  const std::string copy = dir_->file("overwritten-embd.dcllm");
+  expect_stream_failure(
+      path_, copy, "token_embd.weight",
+      [&](const ChunkInfo& ch) {
+        std::fstream f(copy, std::ios::in | std::ios::out | std::ios::binary);
+        f.seekp(static_cast<std::streamoff>(ch.offset + ch.stored_size / 2));
+        f.put('\x5a').put('\xa5');
+      },
+      "checksum mismatch", /*token_after=*/511);
+}
+
+TEST_F(WeightTiers, EmbeddingRowsAreBitIdenticalInEveryTier) {
+  Model ref = load(path_, WeightTier::kResident);
+  const ModelTensor* re = ref.find("token_embd.weight");
+  ASSERT_NE(re, nullptr);
+  ASSERT_NE(re->int8, nullptr);
+  const int64_t rows = re->int8->rows, cols = re->int8->cols;
+  ASSERT_GT(rows, 1);
+  std::vector<float> want(static_cast<size_t>(rows * cols));
+  for (int64_t r = 0; r < rows; ++r) re->int8->view().dequantize_row(r, &want[r * cols]);
+  for (WeightTier tier : kTiers) {
+    SCOPED_TRACE(std::string(weight_tier_name(tier)));
+    Model m = load(path_, tier);
+    const ModelTensor* e = m.find("token_embd.weight");
+    ASSERT_NE(e, nullptr);
+    ASSERT_NE(e->int8, nullptr);
+    if (tier != WeightTier::kResident) {
+      ASSERT_NE(e->int8->stored, nullptr);
+    }
+    auto table = EmbeddingTable::create(*e->int8);
+    ASSERT_TRUE(table.ok()) << table.status().message();
+    std::vector<float> row(static_cast<size_t>(cols));
+    // Backwards, then forwards: every chunk is entered from both sides.
+    for (int pass = 0; pass < 2; ++pass)
+      for (int64_t i = 0; i < rows; ++i) {
+        const int64_t r = pass == 0 ? rows - 1 - i : i;
+        ASSERT_TRUE((*table)->row(r, row.data()).ok()) << r;
+        ASSERT_EQ(std::memcmp(row.data(), &want[r * cols], row.size() * sizeof(float)), 0) << r;
+      }
+    EXPECT_FALSE((*table)->row(rows, row.data()).ok());
+    EXPECT_FALSE((*table)->row(-1, row.data()).ok());
+  }
 }
 
 TEST_F(WeightTiers, ChunkFileReadsTheStoredBytesDirectOrBuffered) {
