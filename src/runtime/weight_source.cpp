@@ -2,15 +2,18 @@
 // (linear_int8_forward). A tensor kept in row chunks runs fused_int8_forward: each compute
 // thread takes chunks and gets each one's rows from its home — held decoded (used in place),
 // held coded (decoded into the thread's own buffer), or streamed. Streamed chunks are read by
-// one reader thread, in execution order and over and over, into a ring of slots (O_DIRECT where
-// the filesystem allows) and checked against their XXH3 there, while the compute threads decode
-// and multiply the chunks before them; so the next layer's reads overlap this layer's compute.
+// one reader thread, in execution order and over and over (O_DIRECT where the filesystem
+// allows), while the compute threads check (XXH3), decode and multiply the chunks before them;
+// so the next layer's reads overlap this layer's compute.
 #include "runtime/weight_source.h"
 
 #include <xxhash.h>
 
 #include <algorithm>
+#include <array>
+#include <condition_variable>
 #include <limits>
+#include <mutex>
 #include <map>
 #include <set>
 #include <span>
@@ -32,6 +35,12 @@ constexpr size_t kReadAlign = 4096;  // O_DIRECT buffers
 // Streamed chunks that follow each other in the file are read in one request of up to this
 // many bytes: direct reads of single 64 KiB chunks ran at 476 MB/s here, 1 MiB ones at 1.2 GB/s.
 constexpr uint64_t kReadWindowBytes = uint64_t{1} << 20;
+// Read windows in turn: one being consumed, one waiting, one being read.
+constexpr size_t kReadWindows = 3;
+// Ring items in flight when chunks are read through windows (each item then is only a span into
+// a window): enough for three windows of 64 KiB chunks.
+constexpr size_t kWindowRingSlots = 64;
+constexpr size_t kNoWindow = std::numeric_limits<size_t>::max();
 
 // One linear whose tensor is kept in chunks.
 struct ChunkedLinear {
@@ -78,13 +87,23 @@ class ChunkedWeights final : public WeightSource {
     const std::string& path = linears_[schedule_[0].linear].s->file;
     DCLLM_ASSIGN_OR_RETURN(ChunkFile file, ChunkFile::open(path, /*bypass_cache=*/true));
     file_ = std::make_unique<ChunkFile>(std::move(file));
-    ring_ = std::make_unique<DecodeBuffer>(ring_slots, slot, kReadAlign);
     window_bytes_ = stream_read_window_bytes(slot, streamed);
+    // With windows, items point into them and the ring's slots carry no bytes.
+    if (window_bytes_ > 0)
+      ring_ = std::make_unique<DecodeBuffer>(std::max(ring_slots, kWindowRingSlots), 1);
+    else
+      ring_ = std::make_unique<DecodeBuffer>(ring_slots, slot, kReadAlign);
+    item_window_.assign(ring_->slots(), kNoWindow);
     thread_ = std::thread([this] { read_ahead(); });
     return Status::Ok();
   }
 
   ~ChunkedWeights() override {
+    {
+      std::lock_guard<std::mutex> lock(window_mu_);
+      stopping_ = true;
+    }
+    window_cv_.notify_all();
     if (ring_) ring_->stop();
     if (thread_.joinable()) thread_.join();
   }
@@ -112,8 +131,13 @@ class ChunkedWeights final : public WeightSource {
           stored = s.held(k);  // checked against its XXH3 when it was read at load
           break;
         case ChunkHome::kStreamed: {
-          // The reader checked its XXH3 after reading it.
+          // Checked here, not on the reader thread, which should spend its time in reads.
           DCLLM_ASSIGN_OR_RETURN(stored, ring_->wait_ready(base + L.item[k]));
+          const uint64_t hash = XXH3_64bits(stored.data(), stored.size());
+          if (hash != s.chunks[k].xxh3)
+            return Corrupt(fmt::format("{}: checksum mismatch (index {:#018x}, data {:#018x}): the "
+                                       "file changed while streaming",
+                                       chunk_name(s, k), s.chunks[k].xxh3, hash));
           break;
         }
       }
@@ -126,7 +150,7 @@ class ChunkedWeights final : public WeightSource {
       return static_cast<const int8_t*>(scratch.data());
     };
     auto done = [&](size_t k) {
-      if (s.homes[k] == ChunkHome::kStreamed) ring_->release(base + L.item[k]);
+      if (s.homes[k] == ChunkHome::kStreamed) release_item(base + L.item[k]);
     };
     Status st = fused_int8_forward(p, L.chunks, rows_of, done, x, rows, y, threads);
     if (L.streamed > 0) next_ = base + L.streamed;
@@ -159,7 +183,7 @@ class ChunkedWeights final : public WeightSource {
           largest = std::max(largest, c.raw_size);
       }
     }
-    m.ring = ring_ ? ring_->bytes() + window_bytes_ : 0;
+    m.ring = ring_ ? ring_->bytes() + kReadWindows * window_bytes_ : 0;
     m.scratch = largest * threads_;
     return m;
   }
@@ -173,7 +197,7 @@ class ChunkedWeights final : public WeightSource {
     for (size_t skipped = 0; skipped <= schedule_.size(); ++skipped) {
       if (next_ % schedule_.size() == L.first_item) return next_;
       (void)ring_->wait_ready(next_);
-      ring_->release(next_);
+      release_item(next_);
       ++next_;
     }
     return Internal(fmt::format("weight source: linear {} is not in the read schedule", id));
@@ -184,38 +208,70 @@ class ChunkedWeights final : public WeightSource {
     return linears_[it.linear].s->chunks[it.chunk];
   }
 
-  // The stored bytes of item `seq` in `slot`: copied from the read window, which is refilled
-  // with the run of items from `seq` on that lie back to back in the file (up to the window's
-  // size). A window read that fails (a truncated file) is retried for this chunk alone, so the
-  // error names the chunk that is missing.
-  Expected<std::span<const uint8_t>> read_item(uint64_t seq, std::span<uint8_t> slot,
-                                               std::string_view what) {
-    const ChunkInfo& c = chunk_at(seq);
-    if (window_bytes_ == 0) return file_->read_to(c, slot, what);
-    const bool in_window =
-        c.offset >= window_.offset && c.offset + c.stored_size <= window_.offset + window_.bytes;
-    if (!in_window) {
-      ChunkInfo run = c;  // the byte range to read, as one chunk
-      for (uint64_t next = seq + 1; next < seq + schedule_.size(); ++next) {
-        const ChunkInfo& n = chunk_at(next);
-        // Chunks are 64-byte aligned in the file: a gap below that is padding.
-        const uint64_t end = run.offset + run.stored_size;
-        if (n.offset < end || n.offset - end >= 64) break;
-        const uint64_t grown = n.offset + n.stored_size - run.offset;
-        ChunkInfo longer = run;
-        longer.stored_size = grown;
-        if (ChunkFile::direct_buffer_bytes(longer) > window_bytes_) break;
-        run = longer;
-      }
-      window_.offset = window_.bytes = 0;
-      auto got = file_->read_to(run, window_buffer_.get(window_bytes_), what);
-      if (!got.ok()) return file_->read_to(c, slot, what);
-      window_.offset = run.offset;
-      window_.bytes = run.stored_size;
-      window_.data = got->data();
+  // Done with item `seq`: its ring slot, and its share of the window it points into.
+  void release_item(uint64_t seq) {
+    // Read before the release: the reader may then reuse the slot's entry.
+    const size_t w = item_window_[seq % item_window_.size()];
+    ring_->release(seq);
+    if (w == kNoWindow) return;
+    {
+      std::lock_guard<std::mutex> lock(window_mu_);
+      --windows_[w].users;
     }
-    std::copy_n(window_.data + (c.offset - window_.offset), c.stored_size, slot.data());
-    return std::span<const uint8_t>(slot.data(), c.stored_size);
+    window_cv_.notify_one();
+  }
+
+  // The byte range of the run of items from `seq` on that lie back to back in the file and fit
+  // in a window, as one chunk.
+  ChunkInfo run_from(uint64_t seq) const {
+    ChunkInfo run = chunk_at(seq);
+    for (uint64_t next = seq + 1; next < seq + schedule_.size(); ++next) {
+      const ChunkInfo& n = chunk_at(next);
+      // Chunks are 64-byte aligned in the file: a gap below that is padding.
+      const uint64_t end = run.offset + run.stored_size;
+      if (n.offset < end || n.offset - end >= 64) break;
+      ChunkInfo longer = run;
+      longer.stored_size = n.offset + n.stored_size - run.offset;
+      if (ChunkFile::direct_buffer_bytes(longer) > window_bytes_) break;
+      run = longer;
+    }
+    return run;
+  }
+
+  // Item `seq`'s stored bytes in a read window (no copy). When the current window does not hold
+  // it, the next window, once every item in it is released, is refilled with the run from `seq`
+  // in one request. A window read that fails (a truncated file) is retried for this chunk alone,
+  // so the error names the chunk that is missing.
+  Expected<std::span<const uint8_t>> read_windowed(uint64_t seq, std::string_view what) {
+    const ChunkInfo& c = chunk_at(seq);
+    if (current_ == kNoWindow || !windows_[current_].holds(c)) {
+      const size_t w = current_ == kNoWindow ? 0 : (current_ + 1) % kReadWindows;
+      {
+        std::unique_lock<std::mutex> lock(window_mu_);
+        window_cv_.wait(lock, [&] { return stopping_ || windows_[w].users == 0; });
+        if (stopping_) return Internal("weight source: stopped");
+      }
+      current_ = w;
+      ReadWindow& win = windows_[w];
+      win.bytes = 0;
+      std::span<uint8_t> buffer = win.memory.get(window_bytes_);
+      const ChunkInfo run = run_from(seq);
+      auto got = file_->read_to(run, buffer, what);
+      const ChunkInfo& read = got.ok() ? run : c;
+      if (!got.ok()) {
+        DCLLM_ASSIGN_OR_RETURN(got, file_->read_to(c, buffer, what));
+      }
+      win.offset = read.offset;
+      win.bytes = read.stored_size;
+      win.data = got->data();
+    }
+    ReadWindow& win = windows_[current_];
+    {
+      std::lock_guard<std::mutex> lock(window_mu_);
+      ++win.users;
+    }
+    item_window_[seq % item_window_.size()] = current_;
+    return std::span<const uint8_t>(win.data + (c.offset - win.offset), c.stored_size);
   }
 
   void read_ahead() {
@@ -223,21 +279,16 @@ class ChunkedWeights final : public WeightSource {
       const StreamItem& it = schedule_[seq % schedule_.size()];
       std::span<uint8_t> slot = ring_->wait_free(seq);
       if (slot.empty()) return;
+      item_window_[seq % item_window_.size()] = kNoWindow;
       const Int8StoredChunks& s = *linears_[it.linear].s;
-      const ChunkInfo& c = s.chunks[it.chunk];
-      auto got = read_item(seq, slot, chunk_name(s, it.chunk));
-      if (!got.ok()) {
+      const std::string what = chunk_name(s, it.chunk);
+      auto got = window_bytes_ > 0 ? read_windowed(seq, what)
+                                   : file_->read_to(s.chunks[it.chunk], slot, what);
+      if (got.ok()) {
+        ring_->publish(seq, Status::Ok(), *got);
+      } else {
         ring_->publish(seq, got.status());
-        continue;
       }
-      const uint64_t hash = XXH3_64bits(got->data(), got->size());
-      if (hash != c.xxh3) {
-        ring_->publish(seq, Corrupt(fmt::format("{}: checksum mismatch (index {:#018x}, data "
-                                                "{:#018x}): the file changed while streaming",
-                                                chunk_name(s, it.chunk), c.xxh3, hash)));
-        continue;
-      }
-      ring_->publish(seq, Status::Ok(), *got);
     }
   }
 
@@ -248,12 +299,24 @@ class ChunkedWeights final : public WeightSource {
   unsigned threads_;
   std::unique_ptr<ChunkFile> file_;
   std::unique_ptr<DecodeBuffer> ring_;
-  // The reader's window: stored bytes [offset, offset + bytes) of the file, at data.
-  struct Window {
+  // The reader's windows: each holds the stored bytes [offset, offset + bytes) of the file at
+  // data, and `users` items published from it and not yet released (guarded by window_mu_; the
+  // other fields are the reader's, changed only while users == 0).
+  struct ReadWindow {
+    ChunkScratch memory;
     uint64_t offset = 0, bytes = 0;
     const uint8_t* data = nullptr;
-  } window_;
-  ChunkScratch window_buffer_;
+    size_t users = 0;
+    bool holds(const ChunkInfo& c) const {
+      return bytes > 0 && c.offset >= offset && c.offset + c.stored_size <= offset + bytes;
+    }
+  };
+  std::array<ReadWindow, kReadWindows> windows_;
+  size_t current_ = kNoWindow;       // the window the reader reads items from
+  std::vector<size_t> item_window_;  // per ring slot: the window its item points into
+  std::mutex window_mu_;
+  std::condition_variable window_cv_;
+  bool stopping_ = false;
   size_t window_bytes_ = 0;
   uint64_t next_ = 0;  // the compute side's next ring item
   std::thread thread_;
@@ -286,20 +349,21 @@ Status check_stored_chunks(const Int8Tensor& t) {
 }
 
 size_t stream_read_window_bytes(size_t slot_bytes, uint64_t streamed_stored) {
-  // At most 1/8 of what is streamed, so that streaming a small model never costs much more
-  // memory than holding it; none when that would not hold two slots' worth (nothing to gain:
-  // chunks are then read straight into their slots).
+  // At most 1/8 of what is streamed (kReadWindows of them: 3/8), so that streaming a small
+  // model never costs much more memory than holding it; none when that would not hold two
+  // slots' worth (nothing to gain: chunks are then read straight into their slots).
   const uint64_t window = std::min(kReadWindowBytes, streamed_stored / 8 / kReadAlign * kReadAlign);
   return window >= 2 * uint64_t{slot_bytes} ? static_cast<size_t>(window) : 0;
 }
 
 uint64_t stream_ring_bytes(uint64_t largest_stored, size_t ring_slots, uint64_t streamed_stored) {
   if (largest_stored == 0) return 0;
-  // The enclosing 4 KiB blocks of a chunk at any 64-byte-aligned offset, per slot, and the
-  // reader's window.
+  // The enclosing 4 KiB blocks of a chunk at any 64-byte-aligned offset, per slot; with read
+  // windows, the windows instead, and slots of 64 bytes that carry no data.
   const uint64_t slot = (largest_stored + 2 * kReadAlign - 1) / kReadAlign * kReadAlign;
-  return slot * std::max<size_t>(ring_slots, 1) +
-         stream_read_window_bytes(static_cast<size_t>(slot), streamed_stored);
+  const size_t window = stream_read_window_bytes(static_cast<size_t>(slot), streamed_stored);
+  if (window == 0) return slot * std::max<size_t>(ring_slots, 1);
+  return kReadWindows * window + 64 * std::max(ring_slots, kWindowRingSlots);
 }
 
 Expected<std::unique_ptr<WeightSource>> WeightSource::create(std::vector<const Int8Tensor*> tensors,

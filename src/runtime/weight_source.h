@@ -26,12 +26,14 @@ struct WeightMemory {
 struct WeightSourceOptions {
   unsigned threads = 2;  // compute threads (the fused path spreads a linear's chunks over them)
   // Streamed chunks the reader thread may read ahead of the compute threads (ring slots, each
-  // the largest streamed chunk's stored bytes rounded out to 4 KiB blocks).
+  // the largest streamed chunk's stored bytes rounded out to 4 KiB blocks; with read windows, at
+  // least 64 items that point into the windows).
   size_t ring_slots = 16;
 };
 
-// The ring's memory for streamed chunks of at most `largest_stored` bytes (0 when none).
-// `streamed_stored`: the stored bytes of all streamed chunks (the window never exceeds them).
+// The ring's memory for streamed chunks of at most `largest_stored` bytes (0 when none): its
+// slots, or, when the reader has a window, three windows (read, waiting, being consumed) and
+// slots of 64 bytes. `streamed_stored`: the stored bytes of all streamed chunks.
 uint64_t stream_ring_bytes(uint64_t largest_stored, size_t ring_slots, uint64_t streamed_stored);
 // The reader's window for ring slots of `slot_bytes` and streamed chunks of `streamed_stored`
 // bytes in all: 1 MiB, but at most 1/8 of what is streamed; 0 (no window) below two slots.
