@@ -69,6 +69,11 @@ Status bench_tiers(const BenchTiersArgs& a) {
     if (model_decode > 0)
       from += fmt::format("; rANS decode scaled to this model's chunks ({:.0f} MB/s, 1 thread)",
                           model_decode);
+    DCLLM_ASSIGN_OR_RETURN(const double model_gemv,
+                           calibrate_gemv_to_model(c, profile, a.threads));
+    if (model_gemv > 0)
+      from += fmt::format("; INT8 GEMV measured on this model's matrices ({:.0f} MB/s, {} threads)",
+                          model_gemv, a.threads);
   }
   DCLLM_ASSIGN_OR_RETURN(TiersReport rep, run_tiers_benchmark(a.model, profile, from, o));
   const std::vector<TierCheck> checks = tiers_checks(rep);

@@ -27,6 +27,8 @@
 #include "eval/synthetic_weights.h"
 #include "fmt/format.h"
 #include "runtime/int8_gemm.h"
+#include "runtime/linear_int8.h"
+#include "runtime/model_workload.h"
 
 namespace dcllm {
 namespace {
@@ -404,6 +406,57 @@ Expected<double> calibrate_decode_to_model(const ModelContainer& c, MachineProfi
   for (double& v : p.rans_decode_mbps) v *= ratio;
   p.rans_decode_mbps_while_gemv *= ratio;
   return mbps;
+}
+
+Expected<double> calibrate_gemv_to_model(const ModelContainer& c, MachineProfile& p,
+                                         unsigned threads, uint64_t bytes) {
+  struct Matrix {
+    std::vector<int8_t> values;
+    Int8LinearParams params;
+  };
+  std::vector<Matrix> ms;
+  uint64_t total = 0;
+  size_t widest = 0, tallest = 0;
+  for (const TensorEntry& e : c.tensors()) {
+    if (e.spec.dtype != DType::kI8 || e.spec.shape.size() != 2 || e.raw_bytes == 0 ||
+        e.spec.quant.scheme == QuantScheme::kNone || tensor_lookup_only(c, e.spec.name))
+      continue;
+    if (total > 0 && total + e.raw_bytes > bytes) break;
+    Matrix m;
+    m.values.resize(static_cast<size_t>(e.raw_bytes));
+    DCLLM_RETURN_IF_ERROR(c.read_tensor(
+        e.spec.name, std::span(reinterpret_cast<uint8_t*>(m.values.data()), m.values.size()), 1));
+    Int8MatrixView& v = m.params.weights;
+    v.scheme = e.spec.quant.scheme;
+    v.rows = static_cast<int64_t>(e.spec.shape[0]);
+    v.cols = static_cast<int64_t>(e.spec.shape[1]);
+    v.group = e.spec.quant.group_size;
+    v.values = m.values.data();
+    v.scales = e.spec.quant.scales.data();  // the container outlives the measurement
+    widest = std::max(widest, static_cast<size_t>(v.cols));
+    tallest = std::max(tallest, static_cast<size_t>(v.rows));
+    total += e.raw_bytes;
+    ms.push_back(std::move(m));
+  }
+  if (ms.empty() || p.gemv_mbps <= 0) return 0.0;
+  std::vector<float> x(widest), y(tallest);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>((i * 37) % 17) * 0.125f - 1.0f;
+  threads = std::max(1u, threads);
+  // A pass is what the resident tier's GEMVs cost per token, calls included; the model adds
+  // linear_overhead_us per call itself.
+  double best = 0;
+  for (int pass = 0; pass < 8; ++pass) {
+    const auto t0 = Clock::now();
+    for (const Matrix& m : ms) linear_int8_forward(m.params, x.data(), 1, y.data(), threads);
+    const double net = since(t0) - static_cast<double>(ms.size()) *
+                                        std::max(0.0, p.linear_overhead_us) * 1e-6;
+    if (net > 0) best = std::max(best, static_cast<double>(total) / net / 1e6);
+  }
+  if (best <= 0) return 0.0;
+  const double ratio = best / p.gemv_mbps;
+  p.gemv_mbps = best;
+  p.gemv_mbps_while_decoding *= ratio;
+  return best;
 }
 
 }  // namespace dcllm

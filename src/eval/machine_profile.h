@@ -53,4 +53,14 @@ Expected<MachineProfile> resolve_machine_profile(const std::string& path, unsign
 Expected<double> calibrate_decode_to_model(const ModelContainer& c, MachineProfile& p,
                                            uint64_t bytes = uint64_t{32} << 20);
 
+// The INT8 GEMV's rate depends on the matrix shapes too: SmolLM2's 576-wide rows ran its
+// resident tier at ~15 GB/s of weights on 2 threads where the profile's one 4096-wide matrix
+// gives 46-57 GB/s. This multiplies the model's own INT8 matrices (up to `bytes` of them, in
+// file order, decoded into RAM first; per-token INT8 activations, batch 1) with `threads`
+// threads, best of a few passes, and sets gemv_mbps to that rate net of linear_overhead_us per
+// call, scaling gemv_mbps_while_decoding alike. Returns the rate in MB/s (0, and `p` unchanged,
+// when the model has no INT8 matrix).
+Expected<double> calibrate_gemv_to_model(const ModelContainer& c, MachineProfile& p,
+                                         unsigned threads, uint64_t bytes = uint64_t{512} << 20);
+
 }  // namespace dcllm
