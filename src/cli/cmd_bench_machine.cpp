@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "core/byte_size.h"
+#include "core/file_identity.h"
 #include "eval/machine_profile.h"
 
 namespace dcllm::cli {
@@ -32,6 +33,8 @@ Status bench_machine(BenchMachineArgs a) {
                          parse_byte_size(a.storage_size, "--storage-size"));
   if (a.measure.storage_bytes < (uint64_t{4} << 20))
     return InvalidArgument("--storage-size: at least 4 MiB (smaller files read from caches)");
+  // Before ~10 s of measuring: an output that cannot be written.
+  if (!a.output.empty()) DCLLM_RETURN_IF_ERROR(check_output_path(a.output, {}));
   DCLLM_ASSIGN_OR_RETURN(MachineProfile p, measure_machine_profile(a.measure));
   if (!a.output.empty()) DCLLM_RETURN_IF_ERROR(write_machine_profile(p, a.output));
   if (a.json) {

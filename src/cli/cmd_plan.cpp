@@ -11,6 +11,7 @@
 
 #include "cli/commands.h"
 #include "core/byte_size.h"
+#include "core/file_identity.h"
 #include "dcllm/container.h"
 #include "eval/machine_profile.h"
 #include "runtime/partial_compression_planner.h"
@@ -46,6 +47,8 @@ Status plan(const PlanArgs& a) {
   DCLLM_ASSIGN_OR_RETURN(bool is_dcllm, is_container_file(a.model));
   if (!is_dcllm)
     return InvalidArgument(a.model + ": not a .dcllm model (plan places the chunks of a .dcllm)");
+  // Before any work: an output that cannot be written, or that is the model itself.
+  if (!a.output.empty()) DCLLM_RETURN_IF_ERROR(check_output_path(a.output, {a.model, a.profile}));
   DCLLM_ASSIGN_OR_RETURN(ModelContainer c, ModelContainer::open(a.model));
   // The budget is checked against the floor here, before any profile is measured.
   DCLLM_ASSIGN_OR_RETURN(PlannerInput input, planner_input(c, o));

@@ -118,6 +118,23 @@ TEST_F(CliPlan, BenchMachinePrintsAProfile) {
   EXPECT_TRUE(read_machine_profile(out).ok());
 }
 
+TEST_F(CliPlan, AnOutputInAMissingDirectoryIsRefusedBeforeAnyWork) {
+  const std::string out = dir_->file("no-such-dir/p.json");
+  for (const std::string& args :
+       {"bench machine --storage-size 8MiB --dir " + dir_->file("") + " -o " + out,
+        "plan " + model_ + " --profile " + profile_ + " --mem-budget 64MiB -o " + out}) {
+    auto r = run_cli(args);
+    EXPECT_TRUE(one_line_error(r)) << args << ": " << r.err;
+    EXPECT_NE(r.err.find(out), std::string::npos) << r.err;
+    EXPECT_EQ(r.out, "") << args;  // nothing measured or planned, nothing printed
+  }
+  // The profile is not the plan's output either.
+  auto r =
+      run_cli("plan " + model_ + " --profile " + profile_ + " --mem-budget 64MiB -o " + profile_);
+  EXPECT_TRUE(one_line_error(r)) << r.err;
+  EXPECT_TRUE(read_machine_profile(profile_).ok());
+}
+
 TEST_F(CliPlan, BenchTiersPrintsRowsWithTheirKeys) {
   auto r = run_cli("bench tiers " + model_ + " --profile " + profile_ +
                    " --budgets 0.5 --prompt-tokens 8 --gen-tokens 4 --json");
