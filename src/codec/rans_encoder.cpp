@@ -3,6 +3,7 @@
 #include <bit>
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <string>
 
 #include "codec/rans_model.h"
@@ -200,41 +201,48 @@ Status rans_encode(std::span<const uint8_t> in, std::vector<uint8_t>& out,
   const size_t dir = out.size();
 
   // Each payload is built by the thread that encodes its segment; they are concatenated once
-  // every size is known.
-  std::vector<std::vector<uint8_t>> payloads(n_seg);
+  // every size is known. Payload buffers are not zero-filled, and `out` grows by appending, not
+  // by a zero-filling resize: each pass over the payload bytes costs ~5% of the encode.
+  struct Payload {
+    std::unique_ptr<uint8_t[]> bytes;
+    size_t size = 0;
+  };
+  std::vector<Payload> payloads(n_seg);
   std::vector<std::array<uint32_t, 2>> counts_dir(n_seg);
   parallel_for(n_seg, options.threads, [&](size_t i) {
     const size_t begin = i * size_t{seg_bytes};
     const size_t len = std::min<size_t>(seg_bytes, in.size() - begin);
     const EncodedSegment seg = encode_segment(in.subspan(begin, len), table, avx2);
-    std::vector<uint8_t>& p = payloads[i];
-    p.resize(payload_bytes(seg.words.size(), seg.escapes.size()));
-    for (int lane = 0; lane < kRansLanes; ++lane) put_u32(p.data() + 4 * lane, seg.state[lane]);
+    Payload& p = payloads[i];
+    p.size = payload_bytes(seg.words.size(), seg.escapes.size());
+    p.bytes.reset(new uint8_t[p.size]);  // default-initialized: every byte is written below
+    for (int lane = 0; lane < kRansLanes; ++lane)
+      put_u32(p.bytes.get() + 4 * lane, seg.state[lane]);
     static_assert(std::endian::native == std::endian::little, "words are stored little-endian");
-    uint8_t* w = p.data() + rans::kStateBytes;
+    uint8_t* w = p.bytes.get() + rans::kStateBytes;
     if (!seg.words.empty()) std::memcpy(w, seg.words.data(), 2 * seg.words.size());
     if (!seg.escapes.empty())
       std::memcpy(w + 2 * seg.words.size(), seg.escapes.data(), seg.escapes.size());
+    uint8_t* const pad = w + 2 * seg.words.size() + seg.escapes.size();
+    std::memset(pad, 0, static_cast<size_t>(p.bytes.get() + p.size - pad));
     counts_dir[i] = {static_cast<uint32_t>(seg.words.size()),
                      static_cast<uint32_t>(seg.escapes.size())};
   });
   size_t total_bytes = dir + rans::kDirEntryBytes * n_seg;
-  for (const auto& p : payloads) total_bytes += p.size();
+  for (const Payload& p : payloads) total_bytes += p.size;
   if (total_bytes - start >= rans::kHeaderBytes + in.size()) {  // the estimate was too hopeful
     out.resize(start);
     append_stored(out, in, seg_bytes);
     return Status::Ok();
   }
-  out.resize(total_bytes);
+  out.reserve(total_bytes);
   for (size_t i = 0; i < n_seg; ++i) {
-    put_u32(out.data() + dir + rans::kDirEntryBytes * i, counts_dir[i][0]);
-    put_u32(out.data() + dir + rans::kDirEntryBytes * i + 4, counts_dir[i][1]);
+    uint8_t entry[rans::kDirEntryBytes];
+    put_u32(entry, counts_dir[i][0]);
+    put_u32(entry + 4, counts_dir[i][1]);
+    out.insert(out.end(), entry, entry + sizeof(entry));
   }
-  size_t pos = dir + rans::kDirEntryBytes * n_seg;
-  for (const auto& p : payloads) {
-    std::memcpy(out.data() + pos, p.data(), p.size());
-    pos += p.size();
-  }
+  for (const Payload& p : payloads) out.insert(out.end(), p.bytes.get(), p.bytes.get() + p.size);
   return Status::Ok();
 }
 
