@@ -15,8 +15,8 @@ namespace dcllm {
 // The token embedding is kept like every INT8 tensor: a tied classifier is a linear over it, and
 // its rows are looked up per token from wherever it is (runtime/embedding_table.h). Only an
 // embedding that no linear multiplies with (the classifier is its own output.weight) is
-// *lookup-only*: plans keep it resident-raw, since the throughput model does not cost lookups
-// (one chunk read and decode per token when it is not decoded), and the floor counts it.
+// *lookup-only*: plans stream it as stored, since a token reads one of its chunks at most
+// (the throughput model does not cost lookups), and the floor counts the lookup's buffers.
 inline constexpr std::string_view kTokenEmbeddingTensor = "token_embd.weight";
 bool tensor_lookup_only(const ModelContainer& container, std::string_view tensor);
 

@@ -44,8 +44,16 @@ struct Slot {
   size_t tensor = 0, chunk = 0;
   ptrdiff_t linear = -1;  // index in the workload's linears; -1: not run by the forward pass
   ChunkSizes size;
-  bool fixed = false;  // always resident-raw (the embedding, or a tensor no linear uses)
+  // Looked up, never multiplied (a lookup-only embedding, or a tensor no linear uses): plans
+  // stream it as stored, since a token reads one of its chunks at most.
+  bool fixed = false;
 };
+
+// EmbeddingTable's buffers for a table not held decoded: one chunk decoded, and one read (its
+// enclosing 4 KiB blocks).
+uint64_t lookup_buffer_bytes(uint64_t largest_raw, uint64_t largest_stored) {
+  return largest_raw + (largest_stored + 2 * 4096 - 1) / 4096 * 4096;
+}
 
 uint64_t held_bytes(const ChunkSizes& s, ChunkPlacement p) {
   if (p == ChunkPlacement::kResidentRaw) return s.raw;
@@ -94,7 +102,7 @@ class Planner {
 
   const std::vector<Slot>& slots() const { return slots_; }
 
-  // Placements of every slot; fixed ones are forced resident-raw.
+  // Placements of every slot; fixed ones are streamed as stored.
   using Placement = std::vector<ChunkPlacement>;
 
   Placement uniform(ChunkPlacement p) const {
@@ -105,7 +113,9 @@ class Planner {
 
   void fix(Placement& p) const {
     for (size_t i = 0; i < slots_.size(); ++i)
-      if (slots_[i].fixed) p[i] = ChunkPlacement::kResidentRaw;
+      if (slots_[i].fixed)
+        p[i] =
+            slots_[i].size.stored_raw ? ChunkPlacement::kStreamRaw : ChunkPlacement::kStreamCoded;
   }
 
   // Ring (and, with fused decode, the compute threads' decode scratch) under `p`.
@@ -116,6 +126,7 @@ class Planner {
       // decodes a coded chunk into its own buffer.
       uint64_t largest_stored = 0, largest_decoded = 0, streamed = 0;
       for (size_t i = 0; i < slots_.size(); ++i) {
+        if (slots_[i].fixed) continue;  // looked up by EmbeddingTable, not read by the ring
         if (placement_is_stream(p[i])) {
           largest_stored = std::max(largest_stored, stored_for(slots_[i].size, p[i]));
           streamed += stored_for(slots_[i].size, p[i]);
@@ -131,6 +142,7 @@ class Planner {
     std::vector<uint8_t> in_ring(c_.tensors().size(), 0);
     uint64_t largest = 0;
     for (size_t i = 0; i < slots_.size(); ++i) {
+      if (slots_[i].fixed) continue;
       tensor_raw[slots_[i].tensor] += slots_[i].size.raw;
       if (p[i] != ChunkPlacement::kResidentRaw) {
         in_ring[slots_[i].tensor] = 1;
@@ -144,13 +156,22 @@ class Planner {
     *ring = largest * o_.model.ring_slots;
   }
 
-  // The floor with `p`'s ring; `embedding` is every fixed slot's bytes (held in any plan).
+  // The floor with `p`'s ring; `embedding` is what `p` holds of the fixed slots, plus the
+  // lookup's two chunk buffers when any of them is not held decoded.
   MemoryFloor floor_for(const Placement& p) const {
     MemoryFloor f = in_.floor;
     ring_bytes(p, &f.ring, &f.scratch);
     f.embedding = 0;
-    for (size_t i = 0; i < slots_.size(); ++i)
-      if (slots_[i].fixed) f.embedding += held_bytes(slots_[i].size, p[i]);
+    uint64_t raw = 0, stored = 0;
+    for (size_t i = 0; i < slots_.size(); ++i) {
+      if (!slots_[i].fixed) continue;
+      f.embedding += held_bytes(slots_[i].size, p[i]);
+      if (p[i] != ChunkPlacement::kResidentRaw) {
+        raw = std::max(raw, slots_[i].size.raw);
+        stored = std::max(stored, slots_[i].size.coded);
+      }
+    }
+    if (raw > 0) f.embedding += lookup_buffer_bytes(raw, stored);
     return f;
   }
 
@@ -333,8 +354,13 @@ Expected<PlannerInput> planner_input(const ModelContainer& c, const PlannerOptio
     }
     f.int8_scales += e.spec.quant.scales.size() * sizeof(float);
     if (tensor_lookup_only(c, e.spec.name)) {
-      f.embedding += e.raw_bytes;
-      for (const ChunkInfo& ci : e.chunks) f.load_buffer = std::max(f.load_buffer, ci.stored_size);
+      // Streamed in the smallest plan: the lookup's buffers only.
+      uint64_t raw = 0, stored = 0;
+      for (const ChunkInfo& ci : e.chunks) {
+        raw = std::max(raw, ci.raw_size);
+        stored = std::max(stored, ci.stored_size);
+      }
+      f.embedding += lookup_buffer_bytes(raw, stored);
       continue;
     }
     if (!o.model.chunk_items) largest_ring = std::max(largest_ring, e.raw_bytes);
@@ -610,7 +636,7 @@ Expected<PlannerResult> predict_plan(const ModelContainer& c, const PlannerInput
   DCLLM_ASSIGN_OR_RETURN(std::unique_ptr<Planner> pl, make_planner(c, in, profile, o));
   Planner::Placement p(pl->slots().size());
   for (size_t i = 0; i < p.size(); ++i) p[i] = table[pl->slots()[i].tensor][pl->slots()[i].chunk];
-  pl->fix(p);
+  // Fixed slots keep the plan's placement: a stored plan may hold the embedding.
   return result_for(c, *pl, p, plan.strategy, o);
 }
 

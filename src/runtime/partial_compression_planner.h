@@ -37,14 +37,15 @@ struct PlannerOptions {
 struct MemoryFloor {
   uint64_t float_tensors = 0;  // f32 tensors (norms, biases, scale vectors), decoded at load
   uint64_t int8_scales = 0;    // every INT8 tensor's scales
-  uint64_t embedding = 0;      // a lookup-only token_embd (untied), decoded in every plan
-  uint64_t load_buffer = 0;    // stored bytes being decoded at load (the largest chunk)
-  uint64_t load_extra = 0;     // the metadata's parse beyond its running share, while loading
-  uint64_t kv_cache = 0;       // 2 × layers × context × kv_dim × 4
-  uint64_t activations = 0;    // one prompt batch's buffers and the logits
-  uint64_t ring = 0;           // ring_slots × the largest ring item
-  uint64_t scratch = 0;        // fused decode: threads × the largest chunk decoded per use
-  uint64_t runtime = 0;        // process, parsed metadata and vocabulary, while running
+  uint64_t embedding =
+      0;  // a lookup-only token_embd (untied): what the plan holds, + lookup buffers
+  uint64_t load_buffer = 0;  // stored bytes being decoded at load (the largest chunk)
+  uint64_t load_extra = 0;   // the metadata's parse beyond its running share, while loading
+  uint64_t kv_cache = 0;     // 2 × layers × context × kv_dim × 4
+  uint64_t activations = 0;  // one prompt batch's buffers and the logits
+  uint64_t ring = 0;         // ring_slots × the largest ring item
+  uint64_t scratch = 0;      // fused decode: threads × the largest chunk decoded per use
+  uint64_t runtime = 0;      // process, parsed metadata and vocabulary, while running
   // `held`: INT8 bytes held beyond the embedding (resident chunks of the plan).
   uint64_t load_peak(uint64_t held = 0) const {
     return runtime + load_extra + float_tensors + int8_scales + embedding + load_buffer + held;

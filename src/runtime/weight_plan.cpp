@@ -22,13 +22,12 @@ bool stored_raw(const ChunkInfo& c) {
   return c.codec == kRawCodecName;
 }
 
-// INT8 bytes a servable plan holds in RAM beyond the floor (which counts a lookup-only
-// embedding).
+// INT8 bytes a servable plan holds in RAM beyond the floor.
 uint64_t held_bytes(const PartialCompressionPlan& plan, const ModelContainer& c) {
   uint64_t n = 0;
   for (const PlannedChunk& pc : plan.chunks) {
     const ptrdiff_t t = c.find(pc.tensor);
-    if (t < 0 || tensor_lookup_only(c, pc.tensor)) continue;
+    if (t < 0) continue;
     const auto& chunks = c.tensors()[static_cast<size_t>(t)].chunks;
     if (pc.chunk >= chunks.size()) continue;
     const ChunkInfo& ci = chunks[static_cast<size_t>(pc.chunk)];
@@ -57,9 +56,8 @@ PartialCompressionPlan fill_in_order(const ModelContainer& c, uint64_t available
     for (size_t k = 0; k < e.chunks.size(); ++k) {
       const ChunkInfo& ci = e.chunks[k];
       ChunkPlacement p = stored_raw(ci) ? ChunkPlacement::kStreamRaw : ChunkPlacement::kStreamCoded;
-      if (tensor_lookup_only(c, e.spec.name)) {
-        p = ChunkPlacement::kResidentRaw;
-      } else if (ci.stored_size <= available) {
+      // A lookup-only embedding stays streamed: a token reads one of its chunks at most.
+      if (!tensor_lookup_only(c, e.spec.name) && ci.stored_size <= available) {
         available -= ci.stored_size;
         p = stored_raw(ci) ? ChunkPlacement::kResidentRaw : ChunkPlacement::kResidentCoded;
       }

@@ -1,6 +1,6 @@
 // The planner on the stories260K fixture: a budget below the floor is refused naming the
-// minimum; plans cover every INT8 chunk, respect the budget or reach the target, keep the
-// embedding resident-raw, grow faster with a larger budget, and choose coded streaming when
+// minimum; plans cover every INT8 chunk, respect the budget or reach the target, stream a
+// lookup-only embedding, grow faster with a larger budget, and choose coded streaming when
 // storage is the bottleneck and raw streaming when decoding is; the workload's execution order.
 #include "runtime/partial_compression_planner.h"
 
@@ -44,6 +44,18 @@ class Planner : public ::testing::Test {
     ASSERT_TRUE(m.ok()) << m.status().message();
     raw_path_ = dir_->file("stories260K-raw.dcllm");
     ASSERT_TRUE(testing::write_rtn_int8_container(*m, raw_path_, 16384, "raw").ok());
+    // Untied: its own output.weight is the classifier, so token_embd is only looked up.
+    untied_path_ = dir_->file("stories260K-untied.dcllm");
+    const ModelTensor* embd = m->find("token_embd.weight");
+    ASSERT_NE(embd, nullptr);
+    ModelTensor out;
+    out.name = "output.weight";
+    out.shape = embd->shape;
+    out.stored_type = "F32";
+    out.data = embd->data;
+    m->add_tensor(std::move(out));
+    m->config.tied_classifier = false;
+    ASSERT_TRUE(testing::write_rtn_int8_container(*m, untied_path_, 4096).ok());
   }
   static void TearDownTestSuite() { delete dir_; }
 
@@ -71,10 +83,39 @@ class Planner : public ::testing::Test {
   }
 
   static testing::ScratchDir* dir_;
-  static std::string path_, raw_path_;
+  static std::string path_, raw_path_, untied_path_;
 };
 testing::ScratchDir* Planner::dir_ = nullptr;
-std::string Planner::path_, Planner::raw_path_;
+std::string Planner::path_, Planner::raw_path_, Planner::untied_path_;
+
+TEST_F(Planner, ALookupOnlyEmbeddingIsStreamedAndCostsOnlyItsLookupBuffers) {
+  const ModelContainer c = open(untied_path_);
+  const TensorEntry& e = c.tensors()[static_cast<size_t>(c.find("token_embd.weight"))];
+  ASSERT_GT(e.chunks.size(), 2u);
+  ASSERT_TRUE(tensor_lookup_only(c, "token_embd.weight"));
+  // The floor holds the lookup's two chunk buffers, not the table.
+  auto in = planner_input(c, options());
+  ASSERT_TRUE(in.ok()) << in.status().message();
+  uint64_t largest = 0;
+  for (const ChunkInfo& ch : e.chunks) largest = std::max(largest, ch.raw_size);
+  EXPECT_GE(in->floor.embedding, largest);
+  EXPECT_LT(in->floor.embedding, e.raw_bytes);
+  const uint64_t floor = minimum(c);
+  for (uint64_t extra : {uint64_t{0}, uint64_t{4} << 20}) {
+    PlannerOptions o = options();
+    o.budget_bytes = floor + extra;
+    auto r = plan(c, profile(500, 1000), o);
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    EXPECT_LE(r->memory_bytes, o.budget_bytes);
+    size_t embd = 0;
+    for (const PlannedChunk& ch : r->plan.chunks)
+      if (ch.tensor == "token_embd.weight") {
+        ++embd;
+        EXPECT_EQ(ch.placement, ChunkPlacement::kStreamCoded) << extra;
+      }
+    EXPECT_EQ(embd, e.chunks.size());
+  }
+}
 
 TEST_F(Planner, RefusesABudgetBelowTheFloorNamingTheMinimum) {
   const ModelContainer c = open(path_);
