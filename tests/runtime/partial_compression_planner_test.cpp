@@ -46,15 +46,8 @@ class Planner : public ::testing::Test {
     ASSERT_TRUE(testing::write_rtn_int8_container(*m, raw_path_, 16384, "raw").ok());
     // Untied: its own output.weight is the classifier, so token_embd is only looked up.
     untied_path_ = dir_->file("stories260K-untied.dcllm");
-    const ModelTensor* embd = m->find("token_embd.weight");
-    ASSERT_NE(embd, nullptr);
-    ModelTensor out;
-    out.name = "output.weight";
-    out.shape = embd->shape;
-    out.stored_type = "F32";
-    out.data = embd->data;
-    m->add_tensor(std::move(out));
-    m->config.tied_classifier = false;
+    ASSERT_NE(m->find("token_embd.weight"), nullptr);
+    testing::untie_classifier(*m);
     ASSERT_TRUE(testing::write_rtn_int8_container(*m, untied_path_, 4096).ok());
   }
   static void TearDownTestSuite() { delete dir_; }

@@ -79,4 +79,18 @@ inline Expected<Model> stories260k_with_rtn_container(const std::string& path) {
   return m;
 }
 
+// Unties `m`'s classifier: adds its own output.weight (a float32 copy of token_embd), so the
+// embedding is only looked up and output.weight is an INT8 linear of its own once written.
+inline void untie_classifier(Model& m) {
+  const ModelTensor* embd = m.find("token_embd.weight");
+  if (!embd) return;
+  ModelTensor out;
+  out.name = "output.weight";
+  out.shape = embd->shape;
+  out.stored_type = "F32";
+  out.data = embd->data;
+  m.add_tensor(std::move(out));
+  m.config.tied_classifier = false;
+}
+
 }  // namespace dcllm::testing

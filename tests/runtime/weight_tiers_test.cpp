@@ -44,15 +44,8 @@ class WeightTiers : public ::testing::Test {
     // The same model with its own (untied) INT8 classifier, which then goes through the decode
     // ring too: a prompt's earlier batches skip it, and the ring must skip its slot.
     untied_path_ = dir_->file("stories260K-untied.dcllm");
-    const ModelTensor* embd = m->find("token_embd.weight");
-    ASSERT_NE(embd, nullptr);
-    ModelTensor out;
-    out.name = "output.weight";
-    out.shape = embd->shape;
-    out.stored_type = "F32";
-    out.data = embd->data;
-    m->add_tensor(std::move(out));
-    m->config.tied_classifier = false;
+    ASSERT_NE(m->find("token_embd.weight"), nullptr);
+    testing::untie_classifier(*m);
     Status st = testing::write_rtn_int8_container(*m, untied_path_);
     ASSERT_TRUE(st.ok()) << st.message();
   }
@@ -222,6 +215,13 @@ void expect_stream_failure(const std::string& fixture, const std::string& copy,
   }
 }
 
+// Two bytes in the middle of `chunk` changed in place (the file keeps its size).
+void overwrite_middle(const std::string& file, const ChunkInfo& chunk) {
+  std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekp(static_cast<std::streamoff>(chunk.offset + chunk.stored_size / 2));
+  f.put('\x5a').put('\xa5');
+}
+
 TEST_F(WeightTiers, StreamedFileTruncatedAfterLoadNamesTheChunk) {
   // The file's last chunk: cutting the file inside it leaves every other chunk readable.
   auto c = ModelContainer::open(path_);
@@ -247,12 +247,7 @@ TEST_F(WeightTiers, StreamedFileTruncatedAfterLoadNamesTheChunk) {
 TEST_F(WeightTiers, StreamedChunkOverwrittenAfterLoadNamesTheChunk) {
   const std::string copy = dir_->file("overwritten.dcllm");
   expect_stream_failure(
-      path_, copy, "blk.2.attn_v.weight",
-      [&](const ChunkInfo& ch) {
-        std::fstream f(copy, std::ios::in | std::ios::out | std::ios::binary);
-        f.seekp(static_cast<std::streamoff>(ch.offset + ch.stored_size / 2));
-        f.put('\x5a').put('\xa5');
-      },
+      path_, copy, "blk.2.attn_v.weight", [&](const ChunkInfo& ch) { overwrite_middle(copy, ch); },
       "checksum mismatch");
 }
 
@@ -262,12 +257,7 @@ TEST_F(WeightTiers, StreamedEmbeddingChunkOverwrittenAfterLoadNamesTheChunk) {
   // damaged chunk and must refuse it.
   const std::string copy = dir_->file("overwritten-embd.dcllm");
   expect_stream_failure(
-      path_, copy, "token_embd.weight",
-      [&](const ChunkInfo& ch) {
-        std::fstream f(copy, std::ios::in | std::ios::out | std::ios::binary);
-        f.seekp(static_cast<std::streamoff>(ch.offset + ch.stored_size / 2));
-        f.put('\x5a').put('\xa5');
-      },
+      path_, copy, "token_embd.weight", [&](const ChunkInfo& ch) { overwrite_middle(copy, ch); },
       "checksum mismatch", /*token_after=*/511);
 }
 
