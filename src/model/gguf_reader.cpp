@@ -206,6 +206,14 @@ Expected<Vocab> vocab_from_gguf(const GgufFile& f, const std::string& name) {
   DCLLM_RETURN_IF_ERROR(read_bool(f, "tokenizer.ggml.add_bos_token", name, &vocab.add_bos));
   DCLLM_RETURN_IF_ERROR(
       read_bool(f, "tokenizer.ggml.add_space_prefix", name, &vocab.add_space_prefix));
+  // The byte-level split rule by llama.cpp's name ("smollm", "qwen2", ...): without it a
+  // SmolLM2 or Qwen2 GGUF would split digits and numbers as GPT-2 does, not as it was trained.
+  if (const GgufValue* p = f.find("tokenizer.ggml.pre")) {
+    if (p->type != GgufValueType::kString) {
+      return Corrupt(name + ": tokenizer.ggml.pre is not a string");
+    }
+    vocab.pre_tokenizer = p->str;
+  }
   // Kept as text: runtime/chat_template.h recognises its family, and compress/export keep it.
   if (const GgufValue* t = f.find("tokenizer.chat_template")) {
     if (t->type != GgufValueType::kString) {

@@ -219,6 +219,31 @@ TEST(GgufReader, MissingOrBadHyperParameters) {
   }
 }
 
+// tokenizer.ggml.pre names the byte-level split rule (SmolLM2: "smollm", digits apart); it was
+// once ignored, so SmolLM2 and Qwen2 GGUFs split numbers as GPT-2 does.
+TEST(GgufReader, PreTokenizerNameIsKept) {
+  auto vocab_with = [](auto&& edit) {
+    GgufBuilder b;
+    b.kv_str("general.architecture", "llama")
+        .kv_str("tokenizer.ggml.model", "gpt2")
+        .kv_str_array("tokenizer.ggml.tokens", {"a", "b", "1"})
+        .kv_str_array("tokenizer.ggml.merges", {"a b"});
+    edit(b);
+    auto f = parse_gguf(b.build(), "v.gguf");
+    EXPECT_TRUE(f.ok());
+    return vocab_from_gguf(*f, "v.gguf");
+  };
+  auto smollm = vocab_with([](GgufBuilder& b) { b.kv_str("tokenizer.ggml.pre", "smollm"); });
+  ASSERT_TRUE(smollm.ok()) << smollm.status().message();
+  EXPECT_EQ(smollm->pre_tokenizer, "smollm");
+  auto none = vocab_with([](GgufBuilder&) {});
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->pre_tokenizer, "");
+  auto bad = vocab_with([](GgufBuilder& b) { b.kv_u32("tokenizer.ggml.pre", 3); });
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("tokenizer.ggml.pre is not a string"), std::string::npos);
+}
+
 TEST(GgufReader, BadVocabularyMetadata) {
   auto model_with = [](auto&& edit) {
     GgufBuilder b;
