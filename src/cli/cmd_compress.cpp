@@ -11,6 +11,7 @@
 #include "compress/compress_model.h"
 #include "core/byte_size.h"
 #include "core/parallel.h"
+#include "core/progress.h"
 #include "core/temp_files.h"
 
 namespace dcllm::cli {
@@ -22,17 +23,23 @@ struct CompressCliOptions {
   std::string preset;       // --preset NAME
   CLI::App* cmd = nullptr;  // to ask which options were given explicitly
   bool json = false;
+  bool progress = true;  // --no-progress clears it
 };
 
 Status run_compress(CompressCliOptions& a) {
   // Ctrl-C or a TERM must not leave a half-written temporary file beside the output.
   install_temp_cleanup_handlers();
-  if (isatty(STDERR_FILENO)) {
-    a.o.on_progress = [](std::string_view stage, int64_t done, int64_t total) {
-      std::fprintf(stderr, "\r%.*s: %lld/%lld", static_cast<int>(stage.size()), stage.data(),
-                   static_cast<long long>(done), static_cast<long long>(total));
-      if (done == total) std::fputc('\n', stderr);
-      std::fflush(stderr);
+  // One progress line per stage (calibrate, encode), with percentage and ETA, on a terminal.
+  auto bar = std::make_shared<std::unique_ptr<Progress>>();
+  auto stage_name = std::make_shared<std::string>();
+  if (a.progress && isatty(STDERR_FILENO)) {
+    a.o.on_progress = [bar, stage_name](std::string_view stage, int64_t done, int64_t total) {
+      if (!*bar || stage != *stage_name) {
+        bar->reset();  // ends the previous stage's line
+        *stage_name = std::string(stage);
+        *bar = std::make_unique<Progress>(*stage_name, true);
+      }
+      (*bar)->update(done, total);
     };
   }
   if (!a.preset.empty()) {
@@ -45,6 +52,7 @@ Status run_compress(CompressCliOptions& a) {
     if (a.o.chunk_bytes == 0) return InvalidArgument("--chunk-bytes: must be at least 1 byte");
   }
   DCLLM_ASSIGN_OR_RETURN(CompressReport r, compress_model(a.o));
+  bar->reset();
   if (a.json) {
     fmt::print("{}\n",
                r.to_json().dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace));
@@ -120,6 +128,7 @@ void add_compress_command(CLI::App& app, Action& action) {
       ->excludes(chunk_rows);
   cmd->add_option("--threads", o.threads, "Worker threads")->check(CLI::PositiveNumber);
   cmd->add_flag("--json", a->json, "Print the report as JSON (schema: docs/compress.md)");
+  cmd->add_flag("!--no-progress", a->progress, "No progress line on the terminal");
   cmd->callback([&action, a] { action = [a] { return run_compress(*a); }; });
 }
 
