@@ -1,10 +1,10 @@
 // The `compress` verb: float model + calibration text -> .dcllm (scaled, INT8, pruned, coded).
 // Options map one to one onto CompressOptions; the report is a table or one JSON object.
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "cli/commands.h"
@@ -26,22 +26,31 @@ struct CompressCliOptions {
   bool progress = true;  // --no-progress clears it
 };
 
+// Progress (percentage, ETA; terminal only) that starts a new line when the stage changes.
+struct StageProgress {
+  explicit StageProgress(bool on) : enabled(on) {}
+  bool enabled;
+  std::string stage;
+  std::optional<Progress> bar;
+  void update(std::string_view s, int64_t done, int64_t total) {
+    if (!bar || s != stage) {
+      bar.reset();  // ends the previous stage's line
+      stage = std::string(s);
+      bar.emplace(stage, enabled);
+    }
+    bar->update(done, total);
+  }
+};
+
 Status run_compress(CompressCliOptions& a) {
   // Ctrl-C or a TERM must not leave a half-written temporary file beside the output.
   install_temp_cleanup_handlers();
-  // One progress line per stage (calibrate, encode), with percentage and ETA, on a terminal.
-  auto bar = std::make_shared<std::unique_ptr<Progress>>();
-  auto stage_name = std::make_shared<std::string>();
-  if (a.progress && isatty(STDERR_FILENO)) {
-    a.o.on_progress = [bar, stage_name](std::string_view stage, int64_t done, int64_t total) {
-      if (!*bar || stage != *stage_name) {
-        bar->reset();  // ends the previous stage's line
-        *stage_name = std::string(stage);
-        *bar = std::make_unique<Progress>(*stage_name, true);
-      }
-      (*bar)->update(done, total);
-    };
-  }
+  // One progress line per stage (calibrate, encode); local, so any return ends its line
+  // before an error is printed.
+  StageProgress progress(a.progress);
+  a.o.on_progress = [&progress](std::string_view stage, int64_t done, int64_t total) {
+    progress.update(stage, done, total);
+  };
   if (!a.preset.empty()) {
     DCLLM_RETURN_IF_ERROR(apply_preset(a.preset, a.o, [&](std::string_view option) {
       return a.cmd->count(std::string(option)) > 0;
@@ -52,7 +61,7 @@ Status run_compress(CompressCliOptions& a) {
     if (a.o.chunk_bytes == 0) return InvalidArgument("--chunk-bytes: must be at least 1 byte");
   }
   DCLLM_ASSIGN_OR_RETURN(CompressReport r, compress_model(a.o));
-  bar->reset();
+  progress.bar.reset();
   if (a.json) {
     fmt::print("{}\n",
                r.to_json().dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace));

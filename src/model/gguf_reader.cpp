@@ -134,6 +134,16 @@ Status read_bool(const GgufFile& f, const std::string& key, const std::string& n
   return Status::Ok();
 }
 
+// An optional string key: left as is when absent, `corrupt` when of another type.
+Status read_string(const GgufFile& f, const std::string& key, const std::string& name,
+                   std::string* out) {
+  const GgufValue* v = f.find(key);
+  if (!v) return Status::Ok();
+  if (v->type != GgufValueType::kString) return Corrupt(name + ": " + key + " is not a string");
+  *out = v->str;
+  return Status::Ok();
+}
+
 std::string shorten(std::string s) {
   constexpr size_t kMax = 80;
   for (char& ch : s) {
@@ -208,19 +218,9 @@ Expected<Vocab> vocab_from_gguf(const GgufFile& f, const std::string& name) {
       read_bool(f, "tokenizer.ggml.add_space_prefix", name, &vocab.add_space_prefix));
   // The byte-level split rule by llama.cpp's name ("smollm", "qwen2", ...): without it a
   // SmolLM2 or Qwen2 GGUF would split digits and numbers as GPT-2 does, not as it was trained.
-  if (const GgufValue* p = f.find("tokenizer.ggml.pre")) {
-    if (p->type != GgufValueType::kString) {
-      return Corrupt(name + ": tokenizer.ggml.pre is not a string");
-    }
-    vocab.pre_tokenizer = p->str;
-  }
+  DCLLM_RETURN_IF_ERROR(read_string(f, "tokenizer.ggml.pre", name, &vocab.pre_tokenizer));
   // Kept as text: runtime/chat_template.h recognises its family, and compress/export keep it.
-  if (const GgufValue* t = f.find("tokenizer.chat_template")) {
-    if (t->type != GgufValueType::kString) {
-      return Corrupt(name + ": tokenizer.chat_template is not a string");
-    }
-    vocab.chat_template = t->str;
-  }
+  DCLLM_RETURN_IF_ERROR(read_string(f, "tokenizer.chat_template", name, &vocab.chat_template));
   return vocab;
 }
 
