@@ -7,7 +7,7 @@ packages=(
   build-essential cmake pkg-config ccache clang libclang-rt-14-dev
   libzstd-dev liblz4-dev libsnappy-dev libdeflate-dev libhtscodecs-dev libxxhash-dev
   nlohmann-json3-dev libcli11-dev libfmt-dev libcpp-httplib-dev libgtest-dev libgmock-dev libbenchmark-dev libhwy-dev
-  python3 python3-pytest python3-numpy python3-matplotlib
+  python3 python3-dev python3-pytest python3-numpy python3-matplotlib pybind11-dev
 )
 
 missing=()

@@ -260,7 +260,8 @@ DCLLM_API dcllm_status dcllm_perplexity(const dcllm_model* model, const char* te
 
 typedef struct dcllm_compress_params {
   const char* tokenizer_path;          /* llama2.c tokenizer.bin; NULL = the loader's default */
-  const char* calib_path;              /* UTF-8 calibration text (required) */
+  const char* calib_path;              /* UTF-8 calibration text; NULL only with scale "none",
+                                        * prune "none" (nothing else reads it) */
   int64_t calib_tokens;                /* calibration tokens */
   int64_t calib_ctx;                   /* calibration window length */
   const char* scale;                   /* "dc" | "smoothquant" | "none" */

@@ -98,7 +98,8 @@ void add_compress_command(CLI::App& app, Action& action) {
   cmd->add_option("-o,--output", o.output_path,
                   "Output .dcllm file (written atomically; never one of the inputs)")
       ->required();
-  cmd->add_option("--calib", o.calib_path, "UTF-8 calibration text")->required();
+  cmd->add_option("--calib", o.calib_path,
+                  "UTF-8 calibration text (needed unless --scale none --prune none)");
   cmd->add_option("--tokenizer", o.tokenizer_path,
                   "llama2.c tokenizer.bin (for .bin models; default: tokenizer.bin beside it)");
   cmd->add_option("--calib-tokens", o.calib_tokens, "Calibration tokens")->capture_default_str();

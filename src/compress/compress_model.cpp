@@ -62,6 +62,10 @@ struct Settings {
   PruneGroup prune_group = PruneGroup::kRow;
   ActivationQuant aquant;
   bool gptq = false;
+  // Scaling, pruning and GPTQ read the calibration statistics; without them none is run.
+  bool needs_calibration() const {
+    return scale != ScaleMethod::kNone || prune != PruneMethod::kNone || gptq;
+  }
 };
 
 // "--option: <the parser's message>", so the user sees which option to fix.
@@ -79,7 +83,8 @@ bool has_suffix(const std::string& s, std::string_view suffix) {
 // Face checkpoint reads config, tokenizer files, index and shards from its directory (shard
 // names cannot contain '/'), so every entry at the top of that directory counts: a superset.
 std::vector<std::string> compress_inputs(const CompressOptions& o) {
-  std::vector<std::string> in{o.model_path, o.calib_path};
+  std::vector<std::string> in{o.model_path};
+  if (!o.calib_path.empty()) in.push_back(o.calib_path);
   if (!o.tokenizer_path.empty()) {
     in.push_back(o.tokenizer_path);
   } else if (has_suffix(o.model_path, ".bin")) {
@@ -159,7 +164,11 @@ Expected<Settings> parse_settings(const CompressOptions& o) {
     return InvalidArgument("--calib-ctx " + std::to_string(o.calib_ctx) + " must be >= 2");
   }
   if (o.output_path.empty()) return InvalidArgument("no output file (-o)");
-  if (o.calib_path.empty()) return InvalidArgument("no calibration text (--calib)");
+  if (o.calib_path.empty() && s.needs_calibration()) {
+    return InvalidArgument(
+        "no calibration text (--calib): scaling, pruning and --rounding gptq need it (only "
+        "--scale none --prune none --rounding nearest runs without)");
+  }
   // Before any work: a bad -o must not cost the calibration, and must never be an input.
   DCLLM_RETURN_IF_ERROR(for_option("-o", check_output_path(o.output_path, compress_inputs(o))));
   return s;
@@ -294,41 +303,45 @@ Expected<CompressReport> compress_model(const CompressOptions& o) {
   }
   DCLLM_ASSIGN_OR_RETURN(Tokenizer tokenizer, tokenizer_for(model));
   DCLLM_ASSIGN_OR_RETURN(nlohmann::json vocab, vocab_json(tokenizer.vocab(), o.model_path));
-  DCLLM_ASSIGN_OR_RETURN(std::string text, read_text_file(o.calib_path));
-  if (tokenizer.bos_id() < 0) {
-    return Unsupported(o.model_path + ": the vocabulary has no BOS token to start windows with");
-  }
-  std::vector<int32_t> tokens = tokenizer.encode(text, /*add_bos=*/false);
-  tokens.insert(tokens.begin(), tokenizer.bos_id());
-  text.clear();
-  text.shrink_to_fit();
-
-  CalibrationOptions copts;
-  copts.tokens = o.calib_tokens;
-  copts.ctx = o.calib_ctx;
-  copts.threads = std::max(1u, o.threads);
-  copts.text_name = o.calib_path;
-  DCLLM_ASSIGN_OR_RETURN(CalibrationWindows windows,
-                         plan_calibration_windows(model.config, tokens, copts));
-
-  // Everything is checked: the work starts here.
-  if (o.on_progress) {
-    copts.on_progress = [&o](int64_t d, int64_t t) { o.on_progress("calibrate", d, t); };
-  }
-  // GPTQ needs each linear input's Gram matrix: one per scaling group (its linears share the
-  // input), keyed by the group's first linear.
+  // Calibration: the statistics scaling and pruning use, and GPTQ's Gram matrices; skipped
+  // (no text read, no statistics stored) when the settings use none of them.
   std::map<std::string, std::string> gram_of;  // weight tensor -> key in grams
-  if (set.gptq) {
-    for (const ScalingGroup& g : plan.groups) {
-      if (g.linears[0] == "output") continue;  // tables are rounded to nearest
-      copts.gram_linears.insert(g.linears[0]);
-      for (const std::string& l : g.linears) gram_of[l + ".weight"] = g.linears[0];
-    }
-  }
   std::map<std::string, InputGram> grams;
-  DCLLM_ASSIGN_OR_RETURN(auto stats,
-                         calibrate_activations(model, tokens, copts, set.gptq ? &grams : nullptr));
-  tokens = {};
+  std::map<std::string, CalibrationStats> stats;
+  CalibrationWindows windows;
+  if (!o.calib_path.empty()) {
+    DCLLM_ASSIGN_OR_RETURN(std::string text, read_text_file(o.calib_path));
+    if (tokenizer.bos_id() < 0) {
+      return Unsupported(o.model_path + ": the vocabulary has no BOS token to start windows with");
+    }
+    std::vector<int32_t> tokens = tokenizer.encode(text, /*add_bos=*/false);
+    tokens.insert(tokens.begin(), tokenizer.bos_id());
+    text.clear();
+    text.shrink_to_fit();
+
+    CalibrationOptions copts;
+    copts.tokens = o.calib_tokens;
+    copts.ctx = o.calib_ctx;
+    copts.threads = std::max(1u, o.threads);
+    copts.text_name = o.calib_path;
+    DCLLM_ASSIGN_OR_RETURN(windows, plan_calibration_windows(model.config, tokens, copts));
+
+    // Everything is checked: the work starts here.
+    if (o.on_progress) {
+      copts.on_progress = [&o](int64_t d, int64_t t) { o.on_progress("calibrate", d, t); };
+    }
+    // GPTQ needs each linear input's Gram matrix: one per scaling group (its linears share the
+    // input), keyed by the group's first linear.
+    if (set.gptq) {
+      for (const ScalingGroup& g : plan.groups) {
+        if (g.linears[0] == "output") continue;  // tables are rounded to nearest
+        copts.gram_linears.insert(g.linears[0]);
+        for (const std::string& l : g.linears) gram_of[l + ".weight"] = g.linears[0];
+      }
+    }
+    DCLLM_ASSIGN_OR_RETURN(
+        stats, calibrate_activations(model, tokens, copts, set.gptq ? &grams : nullptr));
+  }
   DCLLM_ASSIGN_OR_RETURN(ScaledModel scaled,
                          apply_scaling_plan(model, plan, stats, set.scale, o.alpha));
   model = Model();  // the scaled copy is all that is needed from here on

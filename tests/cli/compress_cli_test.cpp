@@ -73,4 +73,30 @@ TEST(CliCompress, BadValuesExitOneWithoutOutput) {
   EXPECT_FALSE(std::filesystem::exists(out));
 }
 
+TEST(CliCompress, CalibrationTextOnlyWhenSomethingReadsIt) {
+  const std::string out = ::testing::TempDir() + "cli_compress_nocalib.dcllm";
+  const std::string base =
+      "compress " + kData + "/stories260K.bin --tokenizer " + kData + "/tok512.bin -o " + out;
+  // The defaults scale by calibration maxima: no text is a usage error naming --calib.
+  std::filesystem::remove(out);
+  auto r = run_cli(base);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("no calibration text (--calib)"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(out));
+  r = run_cli(base + " --scale none --rounding gptq");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_FALSE(std::filesystem::exists(out));
+
+  // Unscaled and unpruned INT8 reads no text, stores no statistics, and runs.
+  r = run_cli(base + " --scale none --prune none --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["calib_windows"], 0);
+  EXPECT_EQ(j["calib_tokens_used"], 0);
+  EXPECT_EQ(run_cli("verify " + out).code, 0);
+  auto g = run_cli("run " + out + " -n 8 --temp 0 -p Once");
+  EXPECT_EQ(g.code, 0) << g.err;
+  EXPECT_FALSE(g.out.empty());
+}
+
 }  // namespace

@@ -177,3 +177,46 @@ def test_errors(data, tmp_path):
     assert e.value.code == "cancelled" and not out.exists()
     with pytest.raises(dcllm.DcllmError):
         dcllm.inspect(tmp_path / "missing.dcllm")
+
+
+def test_the_binding_is_the_compiled_extension():
+    # pybind11's dcllm._core over libdcllm.so, not a pure-Python fallback.
+    assert dcllm._core.__file__.endswith(".so")
+    assert dcllm._core.version() == dcllm.version()
+
+
+def test_threads_generate_on_one_model(stories):
+    import threading
+    texts = [None] * 4
+
+    def work(i):
+        texts[i] = stories.generate("", max_tokens=30, temperature=0)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(texts)) == 1 and REFERENCE.startswith(texts[0])
+
+
+def test_compress_callback_error_is_raised_and_leaves_no_output(data, tmp_path):
+    out = tmp_path / "never.dcllm"
+
+    def boom(stage, done, total):
+        raise ArithmeticError(f"stop at {stage}")
+
+    with pytest.raises(ArithmeticError, match="stop at calibrate"):
+        dcllm.compress(data / "stories260K.gguf", out, calib=data / "tinystories_valid_head.txt",
+                       calib_tokens=512, calib_ctx=128, threads=1, on_progress=boom)
+    assert not out.exists()
+
+
+def test_compress_without_calibration_text(data, tmp_path):
+    out = tmp_path / "unscaled.dcllm"
+    report = dcllm.compress(data / "stories260K.bin", out, tokenizer=data / "tok512.bin",
+                            scale="none", prune="none", threads=1)
+    assert report["calib_windows"] == 0 and out.exists()
+    with pytest.raises(dcllm.DcllmError, match="no calibration text"):
+        dcllm.compress(data / "stories260K.bin", tmp_path / "scaled.dcllm",
+                       tokenizer=data / "tok512.bin")
