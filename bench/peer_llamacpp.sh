@@ -9,6 +9,10 @@
 #              llama-bench on a Q8_0 made from MODEL, and `dcllm bench run` on DCLLM_MODEL
 #              (default: MODEL itself), side by side
 #        bench/peer_llamacpp.sh ppl MODEL.gguf TEXT [CTX] [CHUNKS]     (llama-perplexity)
+#        bench/peer_llamacpp.sh frontier MODEL.gguf TEXT [TYPES...]
+#              llama-quantize MODEL to each TYPE (default Q8_0 Q6_K Q5_K_M Q4_K_M), then for each:
+#              the bits per weight the file really holds over the tensors dcllm quantizes
+#              (`compress --json`'s source_bits_per_weight) and `dcllm ppl -c 256 --chunks 10`
 # Environment: DCLLM_PEER_DIR (cache, default ~/.cache/dcllm-peer), DCLLM (the dcllm binary).
 set -euo pipefail
 version=11434.0.0
@@ -67,5 +71,23 @@ case "$cmd" in
     "$bin_dir/llama-perplexity" -m "$2" -f "$3" -c "${4:-256}" --chunks "${5:-10}" -t "$(nproc)" 2>&1 |
       grep -E "^\[|Final estimate"
     ;;
-  *) sed -n 4,12p "$0" >&2; exit 1 ;;
+  frontier)
+    build_peer
+    model="$2"; text="$3"; shift 3
+    types=("$@"); [ ${#types[@]} -gt 0 ] || types=(Q8_0 Q6_K Q5_K_M Q4_K_M)
+    tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
+    echo "| llama.cpp type | bits/weight | dcllm ppl |"
+    echo "|---|---:|---:|"
+    for type in "${types[@]}"; do
+      q="$peer_dir/$(basename "${model%.gguf}").$type.gguf"
+      [ -f "$q" ] || "$bin_dir/llama-quantize" --allow-requantize "$model" "$q" "$type" >/dev/null 2>&1
+      # compress reads the file as dcllm sees it and reports what its weights occupy there.
+      bits="$("$dcllm" compress "$q" -o "$tmp/x.dcllm" --scale none --prune none --calib "$text" --calib-tokens 256 --no-progress --json |
+        python3 -c 'import json,sys; print("%.2f" % json.load(sys.stdin)["source_bits_per_weight"])')"
+      ppl="$("$dcllm" ppl "$q" -f "$text" -c 256 --chunks 10 -t "$(nproc)" --no-progress --json |
+        python3 -c 'import json,sys; print("%.3f" % json.load(sys.stdin)["ppl"])')"
+      echo "| $type | $bits | $ppl |"
+    done
+    ;;
+  *) sed -n 4,16p "$0" >&2; exit 1 ;;
 esac

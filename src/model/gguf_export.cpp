@@ -9,6 +9,8 @@
 #include <cstring>
 
 #include "core/parallel.h"
+#include "model/export_rows.h"
+#include "model/export_vocab.h"
 #include "model/gguf_writer.h"
 
 namespace dcllm {
@@ -16,99 +18,20 @@ namespace {
 
 constexpr size_t kQ8Block = 32;
 constexpr size_t kQ8BlockBytes = 2 + kQ8Block;
-constexpr std::string_view kSpaceMark = "\xE2\x96\x81";  // "▁", SentencePiece's space
 
 // llama.cpp's file types (general.file_type): all F16, or mostly Q8_0.
 constexpr uint32_t kFileTypeF16 = 1;
 constexpr uint32_t kFileTypeQ8_0 = 7;
 
-// Row r of tensor `t` as floats (INT8 rows dequantized), input_scale folded into the columns.
-class RowReader {
- public:
-  RowReader(const ModelTensor& t, const float* input_scale) : t_(t), scale_(input_scale) {
-    cols_ = t.shape.empty() ? 0 : t.shape.back();
-  }
-  int64_t cols() const { return cols_; }
-  int64_t rows() const { return cols_ ? t_.numel() / cols_ : 0; }
-  void read(int64_t r, float* out) const {
-    if (t_.int8) {
-      t_.int8->view().dequantize_row(r, out);
-    } else {
-      std::memcpy(out, t_.data + r * cols_, static_cast<size_t>(cols_) * sizeof(float));
-    }
-    if (scale_) {
-      for (int64_t c = 0; c < cols_; ++c) out[c] *= scale_[c];
-    }
-  }
-
- private:
-  const ModelTensor& t_;
-  const float* scale_;
-  int64_t cols_ = 0;
-};
-
-// Hugging Face q/k rows rotate halves (i, i + d/2); llama.cpp's `llama` rotates pairs (2i, 2i+1).
-// Output row h*d + 2i + j is source row h*d + j*d/2 + i.
-int64_t interleaved_source_row(int64_t row, int64_t head_dim) {
-  const int64_t h = row / head_dim, k = row % head_dim;
-  return h * head_dim + (k % 2) * (head_dim / 2) + k / 2;
-}
-
-bool is_rope_projection(const std::string& name) {
-  auto ends = [&](std::string_view s) {
-    return name.size() >= s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0;
-  };
-  return ends("attn_q.weight") || ends("attn_k.weight");
-}
-
-// llama2.c pieces are plain text; llama.cpp's SentencePiece vocab wants "▁" for space, bare
-// <s>/</s>, and token types.
-void add_llama2c_vocab(GgufWriter& w, const Vocab& v) {
-  std::vector<std::string> tokens;
-  std::vector<int32_t> types;
-  for (size_t i = 0; i < v.tokens.size(); ++i) {
-    std::string piece = v.tokens[i];
-    auto type = TokenType::kNormal;
-    if (static_cast<int32_t>(i) == v.bos_id) {
-      piece = "<s>", type = TokenType::kControl;
-    } else if (static_cast<int32_t>(i) == v.eos_id) {
-      piece = "</s>", type = TokenType::kControl;
-    } else if (static_cast<int32_t>(i) == v.unk_id) {
-      type = TokenType::kUnknown;
-    } else if (piece.size() == 6 && piece.rfind("<0x", 0) == 0 && piece[5] == '>') {
-      type = TokenType::kByte;
-    } else {
-      std::string spaced;
-      for (char c : piece) {
-        if (c == ' ') {
-          spaced += kSpaceMark;
-        } else {
-          spaced += c;
-        }
-      }
-      piece = std::move(spaced);
-    }
-    tokens.push_back(std::move(piece));
-    types.push_back(static_cast<int32_t>(type));
-  }
-  w.add_strings("tokenizer.ggml.tokens", tokens);
-  w.add_i32s("tokenizer.ggml.token_type", types);
-}
-
 void add_vocab(GgufWriter& w, const Vocab& v) {
   const bool spm = v.kind == VocabKind::kSentencePiece;
   w.add_string("tokenizer.ggml.model", spm ? "llama" : "gpt2");
   if (!v.pre_tokenizer.empty()) w.add_string("tokenizer.ggml.pre", v.pre_tokenizer);
-  if (v.llama2c_pieces) {
-    add_llama2c_vocab(w, v);
-  } else {
-    w.add_strings("tokenizer.ggml.tokens", v.tokens);
-    std::vector<int32_t> types(v.tokens.size(), static_cast<int32_t>(TokenType::kNormal));
-    for (size_t i = 0; i < v.types.size() && i < types.size(); ++i) {
-      types[i] = static_cast<int32_t>(v.types[i]);
-    }
-    w.add_i32s("tokenizer.ggml.token_type", types);
-  }
+  const ExportPieces pieces = export_pieces(v);
+  w.add_strings("tokenizer.ggml.tokens", pieces.tokens);
+  std::vector<int32_t> types;
+  for (TokenType t : pieces.types) types.push_back(static_cast<int32_t>(t));
+  w.add_i32s("tokenizer.ggml.token_type", types);
   if (spm) {
     // llama.cpp's SentencePiece merges by score; a vocab that merges by rank (HF BPE) gets
     // scores that keep the id order, which is how such vocabularies are built.
@@ -221,20 +144,12 @@ Expected<GgufExportReport> export_gguf(const Model& model, const std::string& pa
 
   for (const ModelTensor& t : model.tensors()) {
     const std::string& tn = t.name;
-    if (tn.size() > 12 && tn.compare(tn.size() - 12, 12, ".input_scale") == 0) continue;
+    if (is_input_scale(tn)) continue;
     if (!t.data && !(t.int8 && !t.int8->values.empty())) {
       return InvalidArgument(model.path + ": tensor '" + tn +
                              "' has no weights in memory (load with --weights resident)");
     }
-    const float* input_scale = nullptr;
-    if (tn.size() > 7 && tn.compare(tn.size() - 7, 7, ".weight") == 0) {
-      const ModelTensor* s = model.find(tn.substr(0, tn.size() - 7) + ".input_scale");
-      if (s && s->data && s->numel() == (t.shape.empty() ? 0 : t.shape.back())) {
-        input_scale = s->data;
-      } else if (s) {
-        return Corrupt(model.path + ": " + s->name + " does not match " + tn);
-      }
-    }
+    DCLLM_ASSIGN_OR_RETURN(const float* input_scale, input_scale_of(model, t));
     const bool matrix = t.shape.size() == 2;
     GgmlType type = GgmlType::kF32;
     if (matrix) {
