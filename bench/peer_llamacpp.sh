@@ -63,8 +63,8 @@ case "$cmd" in
     [ -f "$q8" ] || "$bin_dir/llama-quantize" --allow-requantize "$model" "$q8" Q8_0 >/dev/null
     echo "== llama.cpp Q8_0 (llama-bench -t $threads -p 64 -n 64)"
     "$bin_dir/llama-bench" -m "$q8" -t "$threads" -p 64 -n 64 -o md
-    echo "== dcllm (bench run --threads $threads)"
-    "$dcllm" bench run "$ours" --threads "$threads" --json
+    echo "== dcllm (bench run --threads $threads --prompt-tokens 64 --gen-tokens 64)"
+    "$dcllm" bench run "$ours" --threads "$threads" --prompt-tokens 64 --gen-tokens 64 --json
     ;;
   ppl)
     build_peer

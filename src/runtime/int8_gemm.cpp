@@ -11,9 +11,11 @@
 namespace dcllm {
 namespace {
 
-// Below this many multiply-adds a thread costs more to start than it saves (a 576x576 GEMV
-// takes ~10 us on one core; starting a std::thread takes about as long).
-constexpr size_t kMinParallelWork = size_t{1} << 20;
+// Below this many multiply-adds handing work to the pool (a few microseconds) costs more than a
+// second thread saves. Generation's GEMVs are small (SmolLM2: 110K-885K multiply-adds each, a
+// 576x576 one ~10 us on one core): at the old 2^20 they all ran on one thread, the classifier
+// apart, and 2 threads generated no faster than 1 (68 vs 68 tok/s; 2^16: 92-107).
+constexpr size_t kMinParallelWork = size_t{1} << 16;
 // Output features per task: a multiple of every kernel's row tile, small enough to balance.
 constexpr int kRowsPerTask = 64;
 
