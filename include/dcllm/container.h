@@ -5,6 +5,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <span>
@@ -233,6 +234,10 @@ class ModelContainer {
 
 struct VerifyOptions {
   unsigned threads = 0;  // 0 = all hardware threads
+  // Called after each chunk is checked, with (chunks checked so far, chunks in the file); from
+  // the decoding threads, one call at a time. (`= {}` keeps `{.threads = 1}` free of
+  // -Wmissing-field-initializers.)
+  std::function<void(int64_t done, int64_t total)> on_progress = {};
 };
 
 struct VerifyReport {

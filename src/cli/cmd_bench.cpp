@@ -16,12 +16,14 @@
 #include <fmt/core.h>
 
 #include <cmath>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "cli/commands.h"
+#include "core/progress.h"
 #include "dcllm/codec.h"
 #include "dcllm/rans.h"
 #include "eval/bench_input.h"
@@ -75,13 +77,15 @@ void add_input_options(CLI::App* cmd, InputOptions& o) {
       ->needs(synthetic);
 }
 
-Expected<BenchInput> load_input(const InputOptions& o) {
+// `on_model_progress`: per matrix quantized, for --model (the one input that loops over tensors).
+Expected<BenchInput> load_input(
+    const InputOptions& o, const std::function<void(int64_t, int64_t)>& on_model_progress = {}) {
   if (!o.synthetic.empty()) {
     DCLLM_ASSIGN_OR_RETURN(SyntheticKind kind, parse_synthetic_kind(o.synthetic));
     return make_bench_synthetic(kind, o.size,
                                 o.tensor_elems ? o.tensor_elems : kSyntheticTensorElems);
   }
-  if (!o.model.empty()) return load_bench_model(o.model);
+  if (!o.model.empty()) return load_bench_model(o.model, on_model_progress);
   if (o.input.empty())
     return InvalidArgument("bench: give --input FILE, --model FILE or --synthetic KIND");
   if (o.dtype.empty()) return InvalidArgument("bench: --input needs --dtype {i8,f32,f16,bf16}");
@@ -99,6 +103,7 @@ struct CodecsOptions {
   int runs = kDefaultRuns;
   std::vector<std::string> codecs;
   bool json = false;
+  bool progress = true;  // --no-progress clears it
 };
 
 Status run_bench_codecs(const CodecsOptions& o) {
@@ -107,14 +112,27 @@ Status run_bench_codecs(const CodecsOptions& o) {
     DCLLM_ASSIGN_OR_RETURN(std::unique_ptr<Codec> codec, make_codec(name));
     codecs.push_back(std::move(codec));
   }
-  DCLLM_ASSIGN_OR_RETURN(BenchInput input, load_input(o.in));
+  // Each Progress is scoped so its line ends before the next line, the report or an error.
+  BenchInput input;
+  {
+    Progress loading("load model", o.progress);
+    DCLLM_ASSIGN_OR_RETURN(input, load_input(o.in, [&loading](int64_t done, int64_t total) {
+                             loading.update(done, total);
+                           }));
+  }
   const double entropy = order0_entropy_bits(input.bytes);
   const double bound = order0_bound_ratio(entropy);
 
   std::vector<const Codec*> order;
   for (const auto& codec : codecs) order.push_back(codec.get());
-  DCLLM_ASSIGN_OR_RETURN(std::vector<CodecMeasurement> results,
-                         measure_codecs(order, input.bytes, o.runs));
+  std::vector<CodecMeasurement> results;
+  {
+    Progress progress("bench codecs", o.progress);
+    DCLLM_ASSIGN_OR_RETURN(results, measure_codecs(order, input.bytes, o.runs,
+                                                   [&progress](int64_t done, int64_t total) {
+                                                     progress.update(done, total);
+                                                   }));
+  }
 
   if (o.json) {
     nlohmann::ordered_json report;
@@ -218,6 +236,7 @@ void add_codecs_command(CLI::App* bench, Action& action) {
              }())
       ->delimiter(',');
   cmd->add_flag("--json", o->json, "Print one JSON object instead of a table");
+  cmd->add_flag("!--no-progress", o->progress, "No progress line on the terminal");
   cmd->callback([&action, o] { action = [o] { return run_bench_codecs(*o); }; });
 }
 

@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "core/byte_size.h"
+#include "core/progress.h"
 #include "eval/fused_benchmark.h"
 
 namespace dcllm::cli {
@@ -19,6 +20,7 @@ struct BenchFusedArgs {
   uint64_t chunk_rows = 0;
   std::string chunk_bytes;
   bool json = false;
+  bool progress = true;  // --no-progress clears it
 };
 
 Status bench_fused(BenchFusedArgs a) {
@@ -27,7 +29,16 @@ Status bench_fused(BenchFusedArgs a) {
     DCLLM_ASSIGN_OR_RETURN(a.o.rechunk.bytes, parse_byte_size(a.chunk_bytes, "--chunk-bytes"));
     if (a.o.rechunk.bytes == 0) return InvalidArgument("--chunk-bytes: must be at least 1 byte");
   }
-  DCLLM_ASSIGN_OR_RETURN(FusedBenchReport r, run_fused_benchmark(a.model, a.o));
+  FusedBenchReport r;
+  {
+    // One line per stage (load, check, measure); scoped, so the last line ends before the
+    // report (or main()'s error line) is printed.
+    StageProgress progress(a.progress, "bench fused ");
+    a.o.on_progress = [&progress](std::string_view stage, int64_t done, int64_t total) {
+      progress.update(stage, done, total);
+    };
+    DCLLM_ASSIGN_OR_RETURN(r, run_fused_benchmark(a.model, a.o));
+  }
   const double vs_dtg = r.fused_mbps / r.decode_then_gemv_mbps;
   const double vs_gemv = r.fused_mbps / r.int8_gemv_mbps;
   if (a.json) {
@@ -106,6 +117,7 @@ void add_bench_fused_command(CLI::App& bench, Action& action) {
       ->excludes(rows);
   cmd->add_option("--codec", a->o.codec, "Codec for re-chunked matrices")->capture_default_str();
   cmd->add_option("--max-matrices", a->o.max_matrices, "Only the first N matrices (0 = all)");
+  cmd->add_flag("!--no-progress", a->progress, "No progress line on the terminal");
   cmd->add_flag("--json", a->json,
                 "One JSON object: fused_mbps, decode_then_gemv_mbps, "
                 "int8_gemv_mbps, matrices");

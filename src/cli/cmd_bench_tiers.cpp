@@ -16,6 +16,7 @@
 
 #include "cli/commands.h"
 #include "core/byte_size.h"
+#include "core/progress.h"
 #include "dcllm/container.h"
 #include "eval/machine_profile.h"
 #include "eval/tiers_benchmark.h"
@@ -31,6 +32,7 @@ struct BenchTiersArgs {
   int64_t gen_tokens = 64;
   unsigned threads = 2;
   bool json = false;
+  bool progress = true;  // --no-progress clears it
   double row_timeout_s = 900;
 };
 
@@ -69,13 +71,18 @@ Status bench_tiers(const BenchTiersArgs& a) {
     if (model_decode > 0)
       from += fmt::format("; rANS decode scaled to this model's chunks ({:.0f} MB/s, 1 thread)",
                           model_decode);
-    DCLLM_ASSIGN_OR_RETURN(const double model_gemv,
-                           calibrate_gemv_to_model(c, profile, a.threads));
+    DCLLM_ASSIGN_OR_RETURN(const double model_gemv, calibrate_gemv_to_model(c, profile, a.threads));
     if (model_gemv > 0)
       from += fmt::format("; INT8 GEMV measured on this model's matrices ({:.0f} MB/s, {} threads)",
                           model_gemv, a.threads);
   }
-  DCLLM_ASSIGN_OR_RETURN(TiersReport rep, run_tiers_benchmark(a.model, profile, from, o));
+  TiersReport rep;
+  {
+    // Scoped: the line ends before the report (or main()'s error line) is printed.
+    Progress progress("bench tiers", a.progress);
+    o.on_progress = [&progress](int64_t done, int64_t total) { progress.update(done, total); };
+    DCLLM_ASSIGN_OR_RETURN(rep, run_tiers_benchmark(a.model, profile, from, o));
+  }
   const std::vector<TierCheck> checks = tiers_checks(rep);
   if (a.json) {
     nlohmann::json rows = nlohmann::json::array();
@@ -171,6 +178,7 @@ void add_bench_tiers_command(CLI::App& bench, Action& action) {
       ->capture_default_str()
       ->check(CLI::Range(1u, 256u));
   cmd->add_flag("--json", a->json, "Print one JSON object whose \"rows\" is the table");
+  cmd->add_flag("!--no-progress", a->progress, "No progress line on the terminal");
   cmd->add_option("--row-timeout", a->row_timeout_s,
                   "Seconds a row's child may run before it is killed (the row then fails)")
       ->capture_default_str()

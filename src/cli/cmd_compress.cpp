@@ -4,7 +4,6 @@
 
 #include <cstdio>
 #include <memory>
-#include <optional>
 #include <string>
 
 #include "cli/commands.h"
@@ -26,22 +25,6 @@ struct CompressCliOptions {
   bool progress = true;  // --no-progress clears it
 };
 
-// Progress (percentage, ETA; terminal only) that starts a new line when the stage changes.
-struct StageProgress {
-  explicit StageProgress(bool on) : enabled(on) {}
-  bool enabled;
-  std::string stage;
-  std::optional<Progress> bar;
-  void update(std::string_view s, int64_t done, int64_t total) {
-    if (!bar || s != stage) {
-      bar.reset();  // ends the previous stage's line
-      stage = std::string(s);
-      bar.emplace(stage, enabled);
-    }
-    bar->update(done, total);
-  }
-};
-
 Status run_compress(CompressCliOptions& a) {
   // Ctrl-C or a TERM must not leave a half-written temporary file beside the output.
   install_temp_cleanup_handlers();
@@ -61,7 +44,7 @@ Status run_compress(CompressCliOptions& a) {
     if (a.o.chunk_bytes == 0) return InvalidArgument("--chunk-bytes: must be at least 1 byte");
   }
   DCLLM_ASSIGN_OR_RETURN(CompressReport r, compress_model(a.o));
-  progress.bar.reset();
+  progress.end();
   if (a.json) {
     fmt::print("{}\n",
                r.to_json().dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace));

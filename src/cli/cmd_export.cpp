@@ -9,6 +9,7 @@
 
 #include "cli/commands.h"
 #include "core/file_identity.h"
+#include "core/progress.h"
 #include "model/gguf_export.h"
 #include "model/hf_export.h"
 #include "model/model_loader.h"
@@ -23,6 +24,7 @@ struct ExportArgs {
   std::string type;  // "": q8_0 for a GGUF, f16 for a directory
   unsigned threads = 2;
   bool json = false;
+  bool progress = true;  // --no-progress clears it
 };
 
 bool is_gguf_path(const std::string& p) {
@@ -42,7 +44,13 @@ Status run_gguf(const ExportArgs& a, const Model& model, unsigned threads) {
   GgufExportOptions opts;
   opts.q8_0 = a.type != "f16";
   opts.threads = threads;
-  DCLLM_ASSIGN_OR_RETURN(GgufExportReport r, export_gguf(model, a.output, opts));
+  GgufExportReport r;
+  {
+    // Scoped: the line ends before the result (or main()'s error line) is printed.
+    Progress progress("export", a.progress);
+    opts.on_progress = [&progress](int64_t done, int64_t total) { progress.update(done, total); };
+    DCLLM_ASSIGN_OR_RETURN(r, export_gguf(model, a.output, opts));
+  }
   std::error_code ec;
   const auto bytes = std::filesystem::file_size(a.output, ec);
   const bool chat = model.vocab && !model.vocab->chat_template.empty();
@@ -69,7 +77,12 @@ Status run_directory(const ExportArgs& a, const Model& model, unsigned threads) 
   HfExportOptions opts;
   opts.f16 = a.type != "f32";
   opts.threads = threads;
-  DCLLM_ASSIGN_OR_RETURN(HfExportReport r, export_hf_directory(model, a.output, opts));
+  HfExportReport r;
+  {
+    Progress progress("export", a.progress);
+    opts.on_progress = [&progress](int64_t done, int64_t total) { progress.update(done, total); };
+    DCLLM_ASSIGN_OR_RETURN(r, export_hf_directory(model, a.output, opts));
+  }
   const bool chat = model.vocab && !model.vocab->chat_template.empty();
   if (a.json) {
     nlohmann::ordered_json j = {{"model", a.model},        {"output", a.output},
@@ -144,6 +157,7 @@ void add_export_command(CLI::App& app, Action& action) {
       ->capture_default_str()
       ->check(CLI::Range(0u, 256u));
   cmd->add_flag("--json", args->json, "print JSON (schema: docs/cli.md)");
+  cmd->add_flag("!--no-progress", args->progress, "No progress line on the terminal");
   cmd->callback([&action, args] { action = [args] { return run(*args); }; });
 }
 

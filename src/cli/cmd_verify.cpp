@@ -7,6 +7,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "core/progress.h"
 #include "dcllm/container.h"
 
 namespace dcllm::cli {
@@ -16,13 +17,22 @@ struct VerifyCliOptions {
   std::string path;
   bool json = false;
   unsigned threads = 0;
+  bool progress = true;  // --no-progress clears it
 };
 
 Status run_verify(const VerifyCliOptions& o) {
   VerifyOptions options;
   options.threads = o.threads;
   VerifyReport report;
-  Status st = verify_container(o.path, options, &report);
+  Status st;
+  {
+    // Scoped: the line ends before the result (or main()'s error line) is printed.
+    Progress progress("verify", o.progress);
+    options.on_progress = [&progress](int64_t done, int64_t total) {
+      progress.update(done, total);
+    };
+    st = verify_container(o.path, options, &report);
+  }
   // A failure is printed by main() like every verb's: {"error": {"type", "message"}}.
   if (!st.ok()) return st;
   if (o.json) {
@@ -49,6 +59,7 @@ void add_verify_command(CLI::App& app, Action& action) {
   cmd->add_option("file", opts->path, "the .dcllm container")->required();
   cmd->add_flag("--json", opts->json, "print JSON (schema: docs/cli.md)");
   cmd->add_option("--threads", opts->threads, "decode threads (0 = all)");
+  cmd->add_flag("!--no-progress", opts->progress, "No progress line on the terminal");
   cmd->callback([&action, opts] { action = [opts] { return run_verify(*opts); }; });
 }
 

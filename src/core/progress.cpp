@@ -33,4 +33,13 @@ void Progress::update(int64_t done, int64_t total, const std::string& note) {
   drawn_ = true;
 }
 
+void StageProgress::update(std::string_view stage, int64_t done, int64_t total) {
+  if (!bar_ || stage != stage_) {
+    bar_.reset();  // ends the previous stage's line
+    stage_ = std::string(stage);
+    bar_.emplace(prefix_ + stage_, enabled_);
+  }
+  bar_->update(done, total);
+}
+
 }  // namespace dcllm

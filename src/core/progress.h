@@ -4,7 +4,10 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 
 namespace dcllm {
 
@@ -21,6 +24,23 @@ class Progress {
   bool active_;
   bool drawn_ = false;
   std::chrono::steady_clock::time_point start_, last_;
+};
+
+// One Progress line per stage of a verb whose work comes in stages (compress: calibrate, then
+// encode): a new stage ends the previous stage's line and starts its own, labelled
+// `prefix` + stage, so each stage gets its own percentage and ETA.
+class StageProgress {
+ public:
+  explicit StageProgress(bool enabled, std::string prefix = "")
+      : enabled_(enabled), prefix_(std::move(prefix)) {}
+  void update(std::string_view stage, int64_t done, int64_t total);
+  void end() { bar_.reset(); }  // ends the current line (before a result is printed)
+
+ private:
+  bool enabled_;
+  std::string prefix_;
+  std::string stage_;
+  std::optional<Progress> bar_;
 };
 
 }  // namespace dcllm

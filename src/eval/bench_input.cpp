@@ -134,18 +134,24 @@ Expected<BenchInput> make_bench_synthetic(SyntheticKind kind, size_t bytes, size
 
 namespace dcllm {
 
-Expected<BenchInput> load_bench_model(const std::string& path) {
+Expected<BenchInput> load_bench_model(
+    const std::string& path, const std::function<void(int64_t done, int64_t total)>& on_progress) {
   DCLLM_ASSIGN_OR_RETURN(Model model, load_model(path));
   BenchInput input;
   input.label = path;
+  // Norms and biases stay float.
+  auto is_matrix = [](const ModelTensor& t) { return t.shape.size() >= 2 && t.data != nullptr; };
+  int64_t matrices = 0;
+  for (const ModelTensor& t : model.tensors()) matrices += is_matrix(t) ? 1 : 0;
   size_t tensors = 0;
   for (const ModelTensor& t : model.tensors()) {
-    if (t.shape.size() < 2 || t.data == nullptr) continue;  // norms and biases stay float
+    if (!is_matrix(t)) continue;
     size_t n = static_cast<size_t>(t.numel());
     size_t at = input.bytes.size();
     input.bytes.resize(at + n);
     quantize_int8_per_tensor({t.data, n}, {reinterpret_cast<int8_t*>(input.bytes.data() + at), n});
     ++tensors;
+    if (on_progress) on_progress(static_cast<int64_t>(tensors), matrices);
   }
   if (input.bytes.empty()) return InvalidArgument(path + ": no weight matrices to benchmark");
   input.description =

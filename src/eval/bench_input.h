@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,7 +41,10 @@ Expected<BenchInput> load_bench_file(const BenchFileSpec& spec);
 
 // The weight matrices (tensors of two or more dimensions) of a model file (.bin, .gguf),
 // each quantized per tensor to INT8 and concatenated: what a compressed model would code.
-Expected<BenchInput> load_bench_model(const std::string& path);
+// `on_progress`, if set, is called after each matrix is quantized with (matrices done, total).
+Expected<BenchInput> load_bench_model(
+    const std::string& path,
+    const std::function<void(int64_t done, int64_t total)>& on_progress = {});
 
 // `bytes` synthetic INT8 weights in tensors of `tensor_elems` (see synthetic_weights.h).
 Expected<BenchInput> make_bench_synthetic(SyntheticKind kind, size_t bytes, size_t tensor_elems);

@@ -98,16 +98,21 @@ Status run_once(const Codec& codec, std::span<const uint8_t> input,
 
 }  // namespace
 
-Expected<std::vector<CodecMeasurement>> measure_codecs(std::span<const Codec* const> codecs,
-                                                       std::span<const uint8_t> input, int runs) {
+Expected<std::vector<CodecMeasurement>> measure_codecs(
+    std::span<const Codec* const> codecs, std::span<const uint8_t> input, int runs,
+    const std::function<void(int64_t done, int64_t total)>& on_progress) {
   if (input.empty()) return InvalidArgument("codec benchmark: input is empty");
   if (runs < 1) return InvalidArgument("codec benchmark: need at least one timed run");
   std::vector<uint8_t> compressed, decoded(input.size());
   std::vector<Timings> t(codecs.size());
   // Run 0 is the warm-up: it faults in the buffers and trains caches and branch predictors.
+  const auto total = static_cast<int64_t>(runs + 1) * static_cast<int64_t>(codecs.size());
+  int64_t done = 0;
   for (int run = 0; run <= runs; ++run)
-    for (size_t i = 0; i < codecs.size(); ++i)
+    for (size_t i = 0; i < codecs.size(); ++i) {
       DCLLM_RETURN_IF_ERROR(run_once(*codecs[i], input, compressed, decoded, run, run > 0, t[i]));
+      if (on_progress) on_progress(++done, total);
+    }
 
   std::vector<CodecMeasurement> out;
   for (size_t i = 0; i < codecs.size(); ++i) {

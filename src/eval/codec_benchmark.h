@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
@@ -34,8 +35,11 @@ Expected<CodecMeasurement> measure_codec(const Codec& codec, std::span<const uin
 
 // The same for several codecs, their runs interleaved (run r of every codec before run r + 1
 // of any), so load that comes and goes during the benchmark hits all of them alike.
-Expected<std::vector<CodecMeasurement>> measure_codecs(std::span<const Codec* const> codecs,
-                                                       std::span<const uint8_t> input, int runs);
+// `on_progress`, if set, is called after each codec's run (warm-up included, outside the timed
+// region) with (runs done, (runs + 1) x codecs).
+Expected<std::vector<CodecMeasurement>> measure_codecs(
+    std::span<const Codec* const> codecs, std::span<const uint8_t> input, int runs,
+    const std::function<void(int64_t done, int64_t total)>& on_progress = {});
 
 struct DecodeThreadsMeasurement {
   unsigned threads = 0;

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -132,15 +133,24 @@ Expected<FusedBenchReport> run_fused_benchmark(const std::string& model,
                  : o.rechunk.bytes ? format_byte_size(o.rechunk.bytes)
                                    : std::string("file");
   CodecCache codecs;
+  auto is_linear = [](const TensorEntry& e) {
+    return e.spec.dtype == DType::kI8 && e.spec.shape.size() == 2 && e.raw_bytes != 0 &&
+           e.spec.quant.scheme != QuantScheme::kNone && e.spec.name != kTokenEmbeddingTensor;
+  };
+  auto progress = [&o](std::string_view stage, size_t done, size_t total) {
+    if (o.on_progress)
+      o.on_progress(stage, static_cast<int64_t>(done), static_cast<int64_t>(total));
+  };
+  size_t to_load = 0;
+  for (const TensorEntry& e : c.tensors()) to_load += is_linear(e) ? 1 : 0;
+  if (o.max_matrices) to_load = std::min(to_load, o.max_matrices);
   std::vector<Matrix> ms;
   for (size_t t = 0; t < c.tensors().size(); ++t) {
-    const TensorEntry& e = c.tensors()[t];
-    if (e.spec.dtype != DType::kI8 || e.spec.shape.size() != 2 || e.raw_bytes == 0 ||
-        e.spec.quant.scheme == QuantScheme::kNone || e.spec.name == kTokenEmbeddingTensor)
-      continue;
+    if (!is_linear(c.tensors()[t])) continue;
     if (o.max_matrices && ms.size() >= o.max_matrices) break;
     DCLLM_ASSIGN_OR_RETURN(Matrix m, load_matrix(c, t, o, codecs));
     ms.push_back(std::move(m));
+    progress("load", ms.size(), to_load);
   }
   if (ms.empty()) return InvalidArgument(model + ": no INT8 linear to multiply with");
 
@@ -203,6 +213,7 @@ Expected<FusedBenchReport> run_fused_benchmark(const std::string& model,
     rep.identical = rep.identical && same;
     rep.matrices.push_back({m.name, m.view.rows, m.view.cols, m.chunks.size(),
                             static_cast<uint64_t>(m.values.size()), m.stored_bytes, 0, 0, 0, same});
+    progress("check", rep.matrices.size(), ms.size());
   }
   // One-thread decode rate of the chunks (what the fused path's threads each do).
   {
@@ -227,7 +238,7 @@ Expected<FusedBenchReport> run_fused_benchmark(const std::string& model,
   };
   const auto start = Clock::now();
   int rounds = 0;
-  while (rounds < 3 || seconds_since(start) < o.seconds) {
+  for (bool more = true; more;) {
     for (Matrix& m : ms) {
       for (int j = 0; j < 3; ++j) {
         switch ((j + rounds) % 3) {
@@ -244,6 +255,17 @@ Expected<FusedBenchReport> run_fused_benchmark(const std::string& model,
       }
     }
     ++rounds;
+    const double elapsed = seconds_since(start);
+    more = rounds < 3 || elapsed < o.seconds;
+    // Between rounds, outside the timed calls. The rounds still to come are estimated from
+    // the mean round so far; the last call has done == total, which ends the line at 100%.
+    size_t expected = static_cast<size_t>(rounds);
+    if (more) {
+      const double per_round = elapsed / rounds;
+      const double by_time = per_round > 0 ? std::ceil(o.seconds / per_round) : 0.0;
+      expected = std::max<size_t>({3, expected + 1, static_cast<size_t>(by_time)});
+    }
+    progress("measure", static_cast<size_t>(rounds), expected);
   }
   double tf = 0, td = 0, tg = 0;
   for (size_t i = 0; i < ms.size(); ++i) {

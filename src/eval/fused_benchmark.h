@@ -4,7 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "dcllm/container.h"
@@ -19,6 +21,10 @@ struct FusedBenchOptions {
   ChunkSplit rechunk;          // non-zero: cut each matrix into these chunks (coded with
   std::string codec = "rans";  // `codec`) in memory instead of using the file's chunks
   size_t max_matrices = 0;     // 0 = every INT8 linear (not token_embd)
+  // Called with ("load" | "check", matrices done, matrices) as matrices are read and checked,
+  // then ("measure", rounds done, rounds expected) after each timed round; the measuring runs
+  // for a time, so its total is an estimate from the rounds so far (equal to done at the end).
+  std::function<void(std::string_view stage, int64_t done, int64_t total)> on_progress = {};
 };
 
 struct FusedMatrixResult {

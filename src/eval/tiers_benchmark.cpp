@@ -264,6 +264,12 @@ Expected<TiersReport> run_tiers_benchmark(const std::string& model, const Machin
       row.error = m.status().message();
   };
 
+  // Three tier rows, then a planned and a stream-raw row per budget.
+  const auto total_rows = static_cast<int64_t>(3 + 2 * o.budgets.size());
+  auto row_done = [&] {
+    if (o.on_progress) o.on_progress(static_cast<int64_t>(rep.rows.size()), total_rows);
+  };
+  row_done();
   for (ChunkPlacement p : {ChunkPlacement::kResidentRaw, ChunkPlacement::kResidentCoded,
                            ChunkPlacement::kStreamCoded}) {
     TierRow row;
@@ -275,6 +281,7 @@ Expected<TiersReport> run_tiers_benchmark(const std::string& model, const Machin
     DCLLM_RETURN_IF_ERROR(predicted_row(row, plan, po));
     measure(row, plan, 0);
     rep.rows.push_back(std::move(row));
+    row_done();
   }
   for (double f : o.budgets) {
     const uint64_t budget =
@@ -293,6 +300,7 @@ Expected<TiersReport> run_tiers_benchmark(const std::string& model, const Machin
       if (!r.ok()) {
         row.error = r.status().message();
         rep.rows.push_back(std::move(row));
+        row_done();
         continue;
       }
       row.strategy = r->plan.strategy;
@@ -302,6 +310,7 @@ Expected<TiersReport> run_tiers_benchmark(const std::string& model, const Machin
       row.predicted_stages = r->prediction.stages;
       measure(row, r->plan, budget);
       rep.rows.push_back(std::move(row));
+      row_done();
     }
   }
   return rep;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -25,6 +26,9 @@ struct TiersOptions {
   std::string scratch_dir;
   // A row's child (repack, bench run) still running after this long is killed; the row fails.
   double row_timeout_s = 900;
+  // Called with (rows done, rows in all): once before the first row (each row runs for seconds),
+  // then after each row.
+  std::function<void(int64_t done, int64_t total)> on_progress = {};
 };
 
 // What one row measured; figures are absent when the row did not run (`error` says why).

@@ -142,6 +142,11 @@ Expected<GgufExportReport> export_gguf(const Model& model, const std::string& pa
   w.add_u32(a + ".vocab_size", static_cast<uint32_t>(c.vocab_size));
   add_vocab(w, *model.vocab);
 
+  // The writer makes each tensor's bytes just before writing them, so tensor i's producer
+  // starting means i tensors are written; the last is reported once the file is complete.
+  int64_t total = 0;
+  for (const ModelTensor& t : model.tensors()) total += is_input_scale(t.name) ? 0 : 1;
+  int64_t index = 0;
   for (const ModelTensor& t : model.tensors()) {
     const std::string& tn = t.name;
     if (is_input_scale(tn)) continue;
@@ -161,9 +166,12 @@ Expected<GgufExportReport> export_gguf(const Model& model, const std::string& pa
     const bool permute = permute_qk && is_rope_projection(tn);
     const int64_t head_dim = c.head_dim;
     const unsigned threads = opts.threads;
+    const int64_t written_before = index++;
     DCLLM_RETURN_IF_ERROR(w.add_tensor(
         tn, t.shape, type,
-        [&t, input_scale, type, permute, head_dim, threads](std::vector<uint8_t>& out) {
+        [&t, &opts, input_scale, type, permute, head_dim, threads, written_before,
+         total](std::vector<uint8_t>& out) {
+          if (written_before > 0 && opts.on_progress) opts.on_progress(written_before, total);
           const RowReader rows(t, input_scale);
           const auto cols = static_cast<size_t>(rows.cols());
           const size_t row_bytes = out.size() / static_cast<size_t>(rows.rows());
@@ -188,6 +196,7 @@ Expected<GgufExportReport> export_gguf(const Model& model, const std::string& pa
         }));
   }
   DCLLM_RETURN_IF_ERROR(w.write(path));
+  if (total > 0 && opts.on_progress) opts.on_progress(total, total);
   return report;
 }
 

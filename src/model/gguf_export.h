@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "dcllm/status.h"
@@ -14,6 +15,8 @@ struct GgufExportOptions {
   // true: 2-D weights whose rows are whole 32-value blocks as Q8_0 (others F16); false: F16.
   bool q8_0 = true;
   unsigned threads = 2;
+  // Called once per tensor written, with (tensors written so far, tensors to write).
+  std::function<void(int64_t done, int64_t total)> on_progress = {};
 };
 
 struct GgufExportReport {

@@ -93,7 +93,8 @@ Status write_text(const std::string& path, const std::string& text) {
 // model.safetensors: an 8-byte header length, the JSON header (padded with spaces to 8 bytes),
 // then every tensor's bytes in header order.
 Status write_safetensors(const std::string& path, const std::vector<PlannedTensor>& plan,
-                         int64_t head_dim, unsigned threads) {
+                         int64_t head_dim, unsigned threads,
+                         const std::function<void(int64_t, int64_t)>& on_progress) {
   ojson header = ojson::object();
   header["__metadata__"] = {{"format", "pt"}};
   for (const PlannedTensor& p : plan) {
@@ -110,6 +111,7 @@ Status write_safetensors(const std::string& path, const std::vector<PlannedTenso
   DCLLM_RETURN_IF_ERROR(w.write(size));
   DCLLM_RETURN_IF_ERROR(w.write({reinterpret_cast<const uint8_t*>(text.data()), text.size()}));
   std::vector<uint8_t> out;
+  int64_t written = 0;
   for (const PlannedTensor& p : plan) {
     const RowReader rows(*p.t, p.input_scale);
     const auto cols = static_cast<size_t>(rows.cols());
@@ -130,6 +132,7 @@ Status write_safetensors(const std::string& path, const std::vector<PlannedTenso
       }
     });
     DCLLM_RETURN_IF_ERROR(w.write(out));
+    if (on_progress) on_progress(++written, static_cast<int64_t>(plan.size()));
   }
   return w.commit();
 }
@@ -198,7 +201,7 @@ Expected<HfExportReport> export_hf_directory(const Model& model, const std::stri
   }
   auto written = [&]() -> Status {
     DCLLM_RETURN_IF_ERROR(write_safetensors(tmp + "/model.safetensors", plan, c.head_dim,
-                                            std::max(1u, opts.threads)));
+                                            std::max(1u, opts.threads), opts.on_progress));
     DCLLM_RETURN_IF_ERROR(write_text(
         tmp + "/config.json", config_json(model, report.architecture, opts.f16).dump(2) + "\n"));
     DCLLM_RETURN_IF_ERROR(write_text(tmp + "/tokenizer.json", tokenizer));

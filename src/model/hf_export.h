@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "dcllm/status.h"
@@ -15,6 +16,9 @@ namespace dcllm {
 struct HfExportOptions {
   bool f16 = true;  // weights as F16 (HF's usual); false: F32 (exact for float sources)
   unsigned threads = 2;
+  // Called once per tensor written to model.safetensors, with (tensors written so far,
+  // tensors to write).
+  std::function<void(int64_t done, int64_t total)> on_progress = {};
 };
 
 struct HfExportReport {
