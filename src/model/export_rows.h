@@ -56,10 +56,31 @@ inline bool is_rope_projection(const std::string& name) {
   return ends("attn_q.weight") || ends("attn_k.weight");
 }
 
-// The `<linear>.input_scale` a weight's columns must be multiplied by (an unfolded scale of a
-// .dcllm), or null; kCorrupt when one exists but does not fit the weight.
-inline Expected<const float*> input_scale_of(const Model& model, const ModelTensor& t) {
+// The checks both exporters make first: a Llama-family model (llama, qwen2) with a vocabulary.
+// `target` names the output kind in the message ("GGUF", "a Hugging Face directory").
+inline Status check_exportable(const Model& model, const std::string& target) {
+  if (model.config.family != ModelFamily::kLlama) {
+    return Unsupported(model.path + ": export to " + target +
+                       " supports the Llama family (llama, qwen2), not " +
+                       std::string(family_name(model.config.family)));
+  }
+  if (!model.vocab) {
+    return InvalidArgument(model.path +
+                           ": the model has no vocabulary to export (pass --tokenizer for a "
+                           "llama2.c checkpoint)");
+  }
+  return Status::Ok();
+}
+
+// For a tensor about to be exported: kInvalidArgument unless its values are in memory, then
+// the `<linear>.input_scale` its columns must be multiplied by (an unfolded scale of a .dcllm),
+// or null; kCorrupt when one exists but does not fit the weight.
+inline Expected<const float*> checked_input_scale(const Model& model, const ModelTensor& t) {
   const std::string& tn = t.name;
+  if (!t.data && !(t.int8 && !t.int8->values.empty())) {
+    return InvalidArgument(model.path + ": tensor '" + tn +
+                           "' has no weights in memory (load with --weights resident)");
+  }
   if (tn.size() <= 7 || tn.compare(tn.size() - 7, 7, ".weight") != 0) return nullptr;
   const ModelTensor* s = model.find(tn.substr(0, tn.size() - 7) + ".input_scale");
   if (!s) return nullptr;

@@ -98,17 +98,7 @@ void quantize_row_q8_0(const float* x, size_t n, uint8_t* out) {
 Expected<GgufExportReport> export_gguf(const Model& model, const std::string& path,
                                        const GgufExportOptions& opts) {
   const ModelConfig& c = model.config;
-  if (c.family != ModelFamily::kLlama) {
-    return Unsupported(model.path +
-                       ": export to GGUF supports the Llama family (llama, qwen2), "
-                       "not " +
-                       std::string(family_name(c.family)));
-  }
-  if (!model.vocab) {
-    return InvalidArgument(model.path +
-                           ": the model has no vocabulary to export (pass "
-                           "--tokenizer for a llama2.c checkpoint)");
-  }
+  DCLLM_RETURN_IF_ERROR(check_exportable(model, "GGUF"));
   GgufExportReport report;
   // Qwen2 (biases on q/k/v) is llama.cpp's `qwen2`, which rotates halves; all else is `llama`.
   report.architecture = c.attn_qkv_bias ? "qwen2" : "llama";
@@ -150,11 +140,7 @@ Expected<GgufExportReport> export_gguf(const Model& model, const std::string& pa
   for (const ModelTensor& t : model.tensors()) {
     const std::string& tn = t.name;
     if (is_input_scale(tn)) continue;
-    if (!t.data && !(t.int8 && !t.int8->values.empty())) {
-      return InvalidArgument(model.path + ": tensor '" + tn +
-                             "' has no weights in memory (load with --weights resident)");
-    }
-    DCLLM_ASSIGN_OR_RETURN(const float* input_scale, input_scale_of(model, t));
+    DCLLM_ASSIGN_OR_RETURN(const float* input_scale, checked_input_scale(model, t));
     const bool matrix = t.shape.size() == 2;
     GgmlType type = GgmlType::kF32;
     if (matrix) {

@@ -142,17 +142,7 @@ Status write_safetensors(const std::string& path, const std::vector<PlannedTenso
 Expected<HfExportReport> export_hf_directory(const Model& model, const std::string& dir,
                                              const HfExportOptions& opts) {
   const ModelConfig& c = model.config;
-  if (c.family != ModelFamily::kLlama) {
-    return Unsupported(model.path +
-                       ": export to a Hugging Face directory supports the Llama family (llama, "
-                       "qwen2), not " +
-                       std::string(family_name(c.family)));
-  }
-  if (!model.vocab) {
-    return InvalidArgument(model.path +
-                           ": the model has no vocabulary to export (pass --tokenizer for a "
-                           "llama2.c checkpoint)");
-  }
+  DCLLM_RETURN_IF_ERROR(check_exportable(model, "a Hugging Face directory"));
   if (c.activation != Activation::kSilu || (c.rope_dim && c.rope_dim != c.head_dim)) {
     return Unsupported(model.path + ": only SiLU Llama models with full-width RoPE export");
   }
@@ -174,11 +164,7 @@ Expected<HfExportReport> export_hf_directory(const Model& model, const std::stri
       return Unsupported(model.path + ": tensor '" + t.name +
                          "' has no place in a Hugging Face Llama checkpoint");
     }
-    if (!t.data && !(t.int8 && !t.int8->values.empty())) {
-      return InvalidArgument(model.path + ": tensor '" + t.name +
-                             "' has no weights in memory (load with --weights resident)");
-    }
-    DCLLM_ASSIGN_OR_RETURN(const float* input_scale, input_scale_of(model, t));
+    DCLLM_ASSIGN_OR_RETURN(const float* input_scale, checked_input_scale(model, t));
     const bool f16 = opts.f16 && t.shape.size() == 2;
     const uint64_t bytes = static_cast<uint64_t>(t.numel()) * (f16 ? 2 : 4);
     plan.push_back({&t, name, input_scale, f16, permute_qk && is_rope_projection(t.name), offset,

@@ -24,15 +24,20 @@ double ppl_of(const std::string& model_args) {
   return nlohmann::json::parse(r.out)["ppl"].get<double>();
 }
 
+// stories260K compressed with a small calibration: the .dcllm both export tests start from.
+dcllm::testing_cli::CliResult compress_stories(const std::string& packed) {
+  return run_cli("compress " + kData + "/stories260K.bin --tokenizer " + kData + "/tok512.bin -o " +
+                 packed + " --calib " + kData +
+                 "/tinystories_valid_head.txt --calib-tokens 512 --calib-ctx 128");
+}
+
 TEST(CliExport, CompressedModelBackToGgufKeepsItsPerplexity) {
   // The pid keeps parallel test runs (other build trees) apart.
   const std::string dir = ::testing::TempDir() + "export_cli_" + std::to_string(::getpid());
   const std::string packed = dir + ".dcllm", gguf = dir + ".gguf";
   std::filesystem::remove(packed);
   std::filesystem::remove(gguf);
-  auto c = run_cli("compress " + kData + "/stories260K.bin --tokenizer " + kData +
-                   "/tok512.bin -o " + packed + " --calib " + kData +
-                   "/tinystories_valid_head.txt --calib-tokens 512 --calib-ctx 128");
+  auto c = compress_stories(packed);
   ASSERT_EQ(c.code, 0) << c.err;
   auto e = run_cli("export " + packed + " -o " + gguf + " --json");
   ASSERT_EQ(e.code, 0) << e.err;
@@ -75,9 +80,7 @@ TEST(CliExport, CompressedModelToHuggingFaceDirectoryKeepsItsPerplexity) {
   std::filesystem::remove(packed);
   std::filesystem::remove_all(dir);
   std::filesystem::remove_all(exact);
-  auto c = run_cli("compress " + kData + "/stories260K.bin --tokenizer " + kData +
-                   "/tok512.bin -o " + packed + " --calib " + kData +
-                   "/tinystories_valid_head.txt --calib-tokens 512 --calib-ctx 128");
+  auto c = compress_stories(packed);
   ASSERT_EQ(c.code, 0) << c.err;
   auto e = run_cli("export " + packed + " -o " + dir + " --json");
   ASSERT_EQ(e.code, 0) << e.err;
